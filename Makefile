@@ -1,0 +1,50 @@
+# octoprobe: `make run` (the main job on the reference cloud) and `make test`
+# (the project's own tests). Both install what is missing, and only that.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+# Debian packages the project uses:
+#   ceph-*          the reference cloud's real Ceph daemons and CLI
+#   python3-rados/rbd  librados/librbd bindings (for Debian's python3)
+#   iproute2        namespaces, bridges, veth (the underlay)
+#   procps, psmisc  process inspection when cleaning up
+DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd \
+                   iproute2 iputils-ping procps psmisc
+
+PYTEST_ARGS ?=
+
+.PHONY: run test unit integration deps debs venv down clean
+
+run: deps
+	$(VENV)/bin/octoprobe cloud up
+	$(VENV)/bin/octoprobe cloud status
+
+test: deps
+	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+
+unit: venv
+	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: deps
+	$(VENV)/bin/python -m pytest tests/integration $(PYTEST_ARGS)
+
+down: venv
+	$(VENV)/bin/octoprobe cloud down
+
+deps: debs venv
+
+debs:
+	@tools/ensure-debian-packages $(DEBIAN_PACKAGES)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
