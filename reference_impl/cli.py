@@ -47,9 +47,10 @@ def add_commands(commands) -> None:
 
 
 def _open(args, topology: Path | None = None) -> Cloud:
+    cloud = Cloud.open(default_state_dir(), default_prefix(), topology)  # config errors first
     if not is_root():
         raise CloudError("the reference cloud needs root (network namespaces, bridges, Ceph daemons)")
-    return Cloud.open(default_state_dir(), default_prefix(), topology)
+    return cloud
 
 
 def _run(action) -> int:
