@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from octoprobe.ceph import CephClient
 from octoprobe.shell import CommandError, LocalRunner, Runner
 
 from . import processes
@@ -164,6 +165,7 @@ class CephCluster:
         self.netns_of = netns_of
         self.progress = progress
         self.runner = runner or LocalRunner()
+        self.client = CephClient(self.runner, conf=self.conf, timeout=CEPH_TIMEOUT)
 
     # -- identity ------------------------------------------------------------
     @property
@@ -191,12 +193,11 @@ class CephCluster:
         return (self.paths.mon_data(self.mon_id) / CREATED_MARK).exists()
 
     # -- commands ------------------------------------------------------------
-    def ceph(self, *args: str, timeout: float = CEPH_TIMEOUT, input: str | None = None) -> str:
+    def ceph(self, *args: str, timeout: float = CEPH_TIMEOUT, input: str | None = None,
+             check: bool = True) -> str:
+        """A ``ceph`` command that changes the cluster (reads go through ``self.client``)."""
         argv = ["ceph", "--conf", self.conf, "--connect-timeout", str(int(timeout)), *args]
-        return self.runner.run(argv, timeout=timeout + 5, input=input).stdout
-
-    def ceph_json(self, *args: str, timeout: float = CEPH_TIMEOUT):
-        return json.loads(self.ceph(*args, "--format", "json", timeout=timeout) or "null")
+        return self.runner.run(argv, timeout=timeout + 5, input=input, check=check).stdout
 
     def _in_host(self, host: str, argv: list[str], timeout: float):
         return self.runner.run(["ip", "netns", "exec", self.netns_of(host), *argv], timeout=timeout)
@@ -259,8 +260,7 @@ class CephCluster:
             # an OSD whose creation was interrupted: forget it and start over
             shutil.rmtree(data)
             self.ceph("osd", "purge", str(osd_id), "--yes-i-really-mean-it")
-            self.runner.run(["ceph", "--conf", self.conf, "auth", "del", f"osd.{osd_id}"],
-                            timeout=CEPH_TIMEOUT, check=False)
+            self.ceph("auth", "del", f"osd.{osd_id}", check=False)
         data.mkdir(parents=True)
         osd_uuid = str(uuid.uuid4())
         key = self.runner.run(["ceph-authtool", "--gen-print-key"], timeout=30).stdout.strip()
@@ -298,10 +298,9 @@ class CephCluster:
 
     def ensure_pools(self) -> None:
         settings = self.topology.ceph
-        rules = self.ceph_json("osd", "crush", "rule", "ls")
-        if CRUSH_RULE not in rules:
+        if CRUSH_RULE not in {r.name for r in self.client.crush_rules()}:
             self.ceph("osd", "crush", "rule", "create-replicated", CRUSH_RULE, "default", "rack")
-        existing = {p["pool_name"]: p for p in self.ceph_json("osd", "pool", "ls", "detail")}
+        existing = {p.name for p in self.client.pools()}
         for name in POOLS:
             if name not in existing:
                 self.progress(f"ceph: creating pool {name} (size {settings.pool_size}, "
@@ -309,16 +308,15 @@ class CephCluster:
                 self.ceph("osd", "pool", "create", name, str(settings.pg_num), str(settings.pg_num),
                           "replicated", CRUSH_RULE)
                 self.ceph("osd", "pool", "application", "enable", name, "rbd")
-        rule_ids = {r["rule_name"]: r["rule_id"] for r in self.ceph_json("osd", "crush", "rule", "dump")}
-        for pool in self.ceph_json("osd", "pool", "ls", "detail"):
-            name = pool["pool_name"]
-            if pool.get("crush_rule") != rule_ids[CRUSH_RULE]:
-                self.ceph("osd", "pool", "set", name, "crush_rule", CRUSH_RULE)
-            if pool.get("size") != settings.pool_size:
-                self.ceph("osd", "pool", "set", name, "size", str(settings.pool_size),
+        rule_id = {r.name: r.id for r in self.client.crush_rules()}[CRUSH_RULE]
+        for pool in self.client.pools():
+            if pool.crush_rule != rule_id:
+                self.ceph("osd", "pool", "set", pool.name, "crush_rule", CRUSH_RULE)
+            if pool.size != settings.pool_size:
+                self.ceph("osd", "pool", "set", pool.name, "size", str(settings.pool_size),
                           "--yes-i-really-mean-it")
-            if pool.get("min_size") != settings.pool_min_size:
-                self.ceph("osd", "pool", "set", name, "min_size", str(settings.pool_min_size))
+            if pool.min_size != settings.pool_min_size:
+                self.ceph("osd", "pool", "set", pool.name, "min_size", str(settings.pool_min_size))
 
     # -- tear down -------------------------------------------------------------
     def stop(self) -> list[str]:
