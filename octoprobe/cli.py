@@ -9,6 +9,7 @@ from octoprobe import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from octoprobe import cleanup_cli
     from octoprobe.reference_impl import cli as cloud_cli
 
     parser = argparse.ArgumentParser(
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"octoprobe {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     cloud_cli.add_commands(commands)
+    cleanup_cli.add_command(commands)
     return parser
 
 

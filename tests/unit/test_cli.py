@@ -51,3 +51,22 @@ def test_format_status_without_a_monitor():
     }
     text = format_status(report)
     assert "mon.ctl (stopped)" in text and "monitor not running" in text and "r1 down" in text
+
+
+def test_cleanup_with_unknown_cloud_names_the_file_and_key(tmp_path, monkeypatch, capsys):
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  mylab:\n    auth: {auth_url: 'http://127.0.0.1:1/v3'}\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    assert main(["cleanup", "--cloud", "nosuch", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "nosuch" in err and "clouds.nosuch" in err and "Traceback" not in err
+
+
+def test_cleanup_refuses_a_malformed_run_id(tmp_path, monkeypatch, capsys):
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  mylab:\n    auth: {auth_url: 'http://127.0.0.1:1/v3', username: u,"
+                      " password: p, project_name: x, user_domain_name: Default,"
+                      " project_domain_name: Default}\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    assert main(["cleanup", "--cloud", "mylab", "--run", "NOT VALID"]) == 2
+    assert "run" in capsys.readouterr().err
