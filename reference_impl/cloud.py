@@ -182,6 +182,7 @@ class Cloud:
 
     # -- status -----------------------------------------------------------------
     def status(self) -> dict:
+        instance = read_instance(self.paths)
         daemons = self.ceph.daemon_status()
         by_host: dict[str, list] = {}
         for d in daemons:
@@ -205,7 +206,7 @@ class Cloud:
         report = {
             "state_dir": str(self.paths.root),
             "prefix": self.prefix,
-            "topology": str(self.topology.path),
+            "topology": instance.topology_source if instance else str(self.topology.path),
             "hosts": hosts,
             "rack_uplinks": self.underlay.rack_uplinks(),
             "daemons_running": sum(d.running for d in daemons),
