@@ -60,6 +60,34 @@ def auth_args(conf: str | None, name: str | None, keyring: str | None) -> list[s
     return argv
 
 
+class CephTool:
+    """What the ``ceph`` and ``rbd`` wrappers share: the runner, the
+    connection options (``--conf``, ``--name``, ``--keyring``) and the
+    timeout every command gets."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        conf: str | None,
+        name: str | None,
+        keyring: str | None,
+        timeout: float,
+        binary: str,
+    ):
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.runner = runner
+        self.conf = conf
+        self.name = name
+        self.keyring = keyring
+        self.timeout = timeout
+        self.binary = binary
+
+    def base_argv(self) -> list[str]:
+        return [self.binary, *auth_args(self.conf, self.name, self.keyring)]
+
+
 @dataclass(frozen=True)
 class ClusterSnapshot:
     """What a chaos test wants to know at one moment, taken in one go.
@@ -84,7 +112,7 @@ class ClusterSnapshot:
         return tuple(p for p in self.pgs if p.inactive)
 
 
-class CephClient:
+class CephClient(CephTool):
     """Read-only access to one cluster through the ``ceph`` CLI.
 
     ``conf``, ``name`` and ``keyring`` become ``--conf``, ``--name`` and
@@ -104,21 +132,13 @@ class CephClient:
         binary: str = "ceph",
         clock: Callable[[], float] = time.time,
     ):
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        self.runner = runner
-        self.conf = conf
-        self.name = name
-        self.keyring = keyring
-        self.timeout = timeout
-        self.binary = binary
+        super().__init__(runner, conf=conf, name=name, keyring=keyring, timeout=timeout, binary=binary)
         self._clock = clock
 
     def argv(self, *args: str) -> list[str]:
         """The full command line for ``ceph ARGS --format json``."""
         return [
-            self.binary,
-            *auth_args(self.conf, self.name, self.keyring),
+            *self.base_argv(),
             "--connect-timeout",
             str(max(1, math.ceil(self.timeout))),
             *args,

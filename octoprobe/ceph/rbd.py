@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from ..shell import Result, Runner
 from . import parse
-from .client import auth_args, decode_json
+from .client import CephTool, decode_json
 from .model import ImageRef, RbdImageInfo, RbdSnapshot
 
 
@@ -30,7 +30,7 @@ def image_spec(pool: str, image: str, snap: str | None = None) -> str:
     return f"{pool}/{image}" + (f"@{snap}" if snap is not None else "")
 
 
-class RbdClient:
+class RbdClient(CephTool):
     def __init__(
         self,
         runner: Runner,
@@ -41,17 +41,10 @@ class RbdClient:
         timeout: float = 60.0,
         binary: str = "rbd",
     ):
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        self.runner = runner
-        self.conf = conf
-        self.name = name
-        self.keyring = keyring
-        self.timeout = timeout
-        self.binary = binary
+        super().__init__(runner, conf=conf, name=name, keyring=keyring, timeout=timeout, binary=binary)
 
     def argv(self, *args: str) -> list[str]:
-        return [self.binary, *auth_args(self.conf, self.name, self.keyring), *args]
+        return [*self.base_argv(), *args]
 
     def run(self, *args: str, timeout: float | None = None) -> Result:
         """Run ``rbd ARGS``; raises CommandError on failure."""
