@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 #   python3-rados/rbd  librados/librbd bindings (for Debian's python3)
 #   iproute2        namespaces, bridges, veth (the underlay)
 #   procps, psmisc  process inspection when cleaning up
-DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd \
+#   python3-venv    `python3 -m venv` on a stock Debian python
+DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd python3-venv \
                    iproute2 iputils-ping procps psmisc
 
 PYTEST_ARGS ?=
