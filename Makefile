@@ -11,8 +11,12 @@ STAMP := $(VENV)/.installed
 #   iproute2        namespaces, bridges, veth (the underlay)
 #   procps, psmisc  process inspection when cleaning up
 #   python3-venv    `python3 -m venv` on a stock Debian python
+#   dnsmasq-base    DHCP and router advertisements of tenant networks (no system-wide service)
+#   nftables        security groups, NAT and floating IPs
+#   busybox         udhcpc in the test endpoints that stand in for VMs
+#   iperf3          overlay throughput (bench/network_overlay.py, later the perf suite)
 DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd python3-venv \
-                   iproute2 iputils-ping procps psmisc
+                   iproute2 iputils-ping procps psmisc dnsmasq-base nftables busybox iperf3
 
 PYTEST_ARGS ?=
 

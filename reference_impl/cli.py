@@ -113,6 +113,13 @@ def format_status(report: dict) -> str:
         f"daemons: {report['daemons_running']}/{report['daemons_expected']} running, "
         f"{_mib(report['daemons_rss_bytes'])} resident"
     )
+    net = report.get("network")
+    if net:
+        lines.append(
+            f"network: {net['networks']} networks, {net['subnets']} subnets, {net['ports']} ports, "
+            f"{net['routers']} routers, {net['floating_ips']} floating IPs; dhcp "
+            f"{net['dhcp_servers']['running']}/{net['dhcp_servers']['expected']} running"
+        )
     ceph = report["ceph"]
     if ceph is None:
         lines.append("ceph: monitor not running")

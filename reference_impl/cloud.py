@@ -17,13 +17,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+import yaml
+
 from octoprobe.ceph import CephClient, wait_for_clean
 from octoprobe.shell import CommandError, LocalRunner
 
 from . import processes
 from .ceph_cluster import CephCluster
+from .network import NetworkPlane, teardown_all
 from .state import CloudPaths, StateLock, check_prefix
-from .topology import Topology, default_topology_path, load_topology
+from .topology import Topology, default_topology_path, load_topology, parse_topology
 from .underlay import Underlay
 
 LOCK_TIMEOUT = 600.0
@@ -100,6 +103,10 @@ class Cloud:
             topology = load_topology(default_topology_path())
         return cls(paths, prefix, topology, progress=progress)
 
+    def network(self) -> NetworkPlane:
+        """The tenant networks' data plane (VXLAN, routers, DHCP, security groups)."""
+        return NetworkPlane(self.topology, self.prefix, self.paths.root, progress=self.progress)
+
     def client(self) -> CephClient:
         return CephClient(LocalRunner(), conf=self.ceph.conf, timeout=STATUS_TIMEOUT)
 
@@ -109,6 +116,7 @@ class Cloud:
             self._claim_prefix()
             instance = self._ensure_instance()
             self.underlay.up()
+            self.network().restore()
             self.ceph.write_conf(instance.fsid)
             if not self.ceph.exists():
                 self.ceph.bootstrap_monitor(instance.fsid)
@@ -165,6 +173,10 @@ class Cloud:
         with StateLock(self.paths.lock, timeout=LOCK_TIMEOUT, on_wait=self.progress):
             stopped = self.ceph.stop()
             self.progress(f"ceph: stopped {len(stopped)} daemons")
+            removed = teardown_all(self.prefix, state_dir=self.paths.root, purge=purge,
+                                   progress=self.progress)
+            if any(removed.values()):
+                self.progress("network: removed " + ", ".join(f"{n} {k}" for k, n in removed.items() if n))
             namespaces, _ = self.underlay.leftovers()
             strays = self.underlay.namespace_pids(namespaces)
             if strays:
@@ -176,9 +188,114 @@ class Cloud:
                 owner.unlink()
             if purge:
                 self.ceph.purge()
-                for f in (self.paths.instance, self.paths.topology):
+                for f in (self.paths.instance, self.paths.topology, base_topology_path(self.paths)):
                     f.unlink(missing_ok=True)
                 self.progress(f"purged the cluster's data in {self.paths.root}")
+
+    # -- capacity ---------------------------------------------------------------
+    def _use_topology(self, topology: Topology) -> None:
+        self.topology = topology
+        self.underlay = Underlay(topology, self.prefix, progress=self.progress)
+        self.ceph = CephCluster(topology, self.paths, netns_of=self.underlay.netns, progress=self.progress)
+
+    def _write_topology(self, text: str) -> Topology:
+        topology = parse_topology(text, self.paths.topology)  # refuses a bad change before writing
+        tmp = self.paths.topology.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.paths.topology)
+        self._use_topology(load_topology(self.paths.topology))
+        return topology
+
+    def add_storage_host(self, name: str, *, rack: str | None = None, osd_count: int = 1,
+                         osd_size: int | None = None) -> list[int]:
+        """A new storage host joins the running cloud: its namespace and link,
+        then its OSDs (created and started, they place themselves in CRUSH and
+        Ceph rebalances onto them). Returns the new OSD ids.
+
+        The host is appended after every existing host, to the last rack or
+        as a new rack ``rack`` after it, so no existing host changes its
+        address and no OSD its id. The cloud's topology (its copy in the state
+        directory) records it, so ``up`` keeps it running;
+        :meth:`remove_storage_host` takes it out again."""
+        with StateLock(self.paths.lock, timeout=LOCK_TIMEOUT, on_wait=self.progress):
+            instance = read_instance(self.paths)
+            if instance is None or not self.ceph.exists() or not self.paths.topology.exists():
+                raise CloudError(f"no cloud in {self.paths.root}: run `octoprobe cloud up` first")
+            data = yaml.safe_load(self.paths.topology.read_text())
+            racks = data["racks"]
+            if osd_size is None:
+                osd_size = self.topology.storage_hosts()[-1].osd_size_bytes
+            entry = {"name": name, "roles": ["storage"], "osds": {"count": osd_count, "size": osd_size}}
+            if rack is None or rack == racks[-1]["name"]:
+                racks[-1]["hosts"].append(entry)
+            elif any(r["name"] == rack for r in racks):
+                raise CloudError(
+                    f"a host can join only the last rack ({racks[-1]['name']}) or a new rack: "
+                    f"adding it to rack {rack} would renumber the hosts after it"
+                )
+            else:
+                racks.append({"name": rack, "hosts": [entry]})
+            base = base_topology_path(self.paths)
+            if not base.exists():
+                shutil.copyfile(self.paths.topology, base)
+            topology = self._write_topology(yaml.safe_dump(data, sort_keys=False))
+            self.progress(f"host {name} joins rack {rack or racks[-1]['name']} with {osd_count} OSD(s)")
+            self.underlay.up()
+            self.ceph.write_conf(instance.fsid)
+            self.ceph.start_osds()
+            return [slot.osd for slot in topology.osd_layout() if slot.host == name]
+
+    def remove_storage_host(self, name: str, *, no_progress_timeout: float = 120.0,
+                            max_duration: float = 1800.0) -> list[int]:
+        """The storage host ``name`` leaves the cloud: its OSDs are marked
+        out, Ceph moves their data elsewhere (waited for: active+clean, no
+        progress for ``no_progress_timeout`` fails), then they are purged, and
+        the host's namespace and link removed. Only the last host can leave
+        (so no other host changes its address). Returns the OSD ids removed.
+        Idempotent: a host that is gone already is not an error."""
+        with StateLock(self.paths.lock, timeout=LOCK_TIMEOUT, on_wait=self.progress):
+            instance = read_instance(self.paths)
+            if instance is None:
+                raise CloudError(f"no cloud in {self.paths.root}")
+            names = [h.name for h in self.topology.hosts()]
+            if name not in names:
+                return []
+            if names[-1] != name:
+                raise CloudError(f"only the last host ({names[-1]}) can leave a running cloud, not {name}")
+            host = self.topology.host(name)
+            if host.is_compute or not host.is_storage:
+                raise CloudError(f"{name} is not a storage-only host")
+            osds = [slot.osd for slot in self.topology.osd_layout() if slot.host == name]
+            existing = {o.id: o for o in self.client().osd_tree()}
+            present = [i for i in osds if i in existing]
+            if present:
+                self.progress(f"host {name} leaves: marking {', '.join(f'osd.{i}' for i in present)} out")
+                self.ceph.ceph("osd", "out", *[str(i) for i in present])
+                wait_for_clean(self.client(), no_progress_timeout=no_progress_timeout,
+                               max_duration=max_duration, poll_interval=1.0)
+                for i in present:
+                    self.ceph.ceph("osd", "safe-to-destroy", f"osd.{i}")
+            for i in osds:
+                self.ceph.remove_osd(i, name)
+            self.ceph.ceph("osd", "crush", "rm", name, check=False)
+            rack = host.rack
+            data = yaml.safe_load(self.paths.topology.read_text())
+            for r in data["racks"]:
+                r["hosts"] = [h for h in r["hosts"] if h["name"] != name]
+            if rack is not None and not any(r["hosts"] for r in data["racks"] if r["name"] == rack):
+                data["racks"] = [r for r in data["racks"] if r["name"] != rack]
+                self.ceph.ceph("osd", "crush", "rm", rack, check=False)
+                self.underlay.remove_rack(rack)
+            self.underlay.remove_host(name)
+            base = base_topology_path(self.paths)
+            if base.exists() and yaml.safe_load(base.read_text()) == data:
+                self._write_topology(base.read_text())  # the original text, comments and all
+                base.unlink()
+            else:
+                self._write_topology(yaml.safe_dump(data, sort_keys=False))
+            self.ceph.write_conf(instance.fsid)
+            self.progress(f"host {name} left the cloud")
+            return osds
 
     # -- status -----------------------------------------------------------------
     def status(self) -> dict:
@@ -212,6 +329,7 @@ class Cloud:
             "daemons_running": sum(d.running for d in daemons),
             "daemons_expected": len(daemons),
             "daemons_rss_bytes": sum(d.rss_bytes for d in daemons),
+            "network": self.network().status(),
             "ceph": None,
         }
         mon_running = any(d.running and d.daemon.kind == "mon" for d in daemons)
@@ -247,6 +365,11 @@ def read_instance(paths: CloudPaths) -> Instance | None:
     except (ValueError, TypeError) as exc:
         raise CloudError(f"{paths.instance} is damaged ({exc}); remove the state directory "
                          "after `octoprobe cloud down`") from exc
+
+
+def base_topology_path(paths: CloudPaths) -> Path:
+    """The topology as it was before a host joined the running cloud."""
+    return paths.root / "topology.base.yaml"
 
 
 def is_root() -> bool:
