@@ -18,21 +18,24 @@ STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd python3-venv \
                    iproute2 iputils-ping procps psmisc dnsmasq-base nftables busybox iperf3
 
+# only for `make test`: the HTML report is checked in a real headless browser
+TEST_DEBIAN_PACKAGES := chromium
+
 PYTEST_ARGS ?=
 
-.PHONY: run test unit integration deps debs venv down clean
+.PHONY: run test unit integration deps debs test-debs venv down clean
 
 run: deps
 	$(VENV)/bin/octoprobe cloud up
 	$(VENV)/bin/octoprobe cloud status
 
-test: deps
+test: deps test-debs
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
 unit: venv
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: deps
+integration: deps test-debs
 	$(VENV)/bin/python -m pytest tests/integration $(PYTEST_ARGS)
 
 down: venv
@@ -42,6 +45,9 @@ deps: debs venv
 
 debs:
 	@tools/ensure-debian-packages $(DEBIAN_PACKAGES)
+
+test-debs:
+	@tools/ensure-debian-packages $(TEST_DEBIAN_PACKAGES)
 
 venv: $(STAMP)
 
