@@ -15,8 +15,11 @@ STAMP := $(VENV)/.installed
 #   nftables        security groups, NAT and floating IPs
 #   busybox         udhcpc in the test endpoints that stand in for VMs
 #   iperf3          overlay throughput (bench/network_overlay.py, later the perf suite)
+#   qemu-system-x86, qemu-block-extra  the VMs, and QEMU's rbd block driver
+#   genisoimage, cpio, e2fsprogs       the config drive, the guest's initramfs and root image
 DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd python3-venv \
-                   iproute2 iputils-ping procps psmisc dnsmasq-base nftables busybox iperf3
+                   iproute2 iputils-ping procps psmisc dnsmasq-base nftables busybox iperf3 \
+                   qemu-system-x86 qemu-block-extra genisoimage cpio e2fsprogs
 
 # only for `make test`: the HTML report is checked in a real headless browser
 TEST_DEBIAN_PACKAGES := chromium

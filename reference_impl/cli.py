@@ -120,6 +120,13 @@ def format_status(report: dict) -> str:
             f"{net['routers']} routers, {net['floating_ips']} floating IPs; dhcp "
             f"{net['dhcp_servers']['running']}/{net['dhcp_servers']['expected']} running"
         )
+    comp = report.get("compute")
+    if comp:
+        states = ", ".join(f"{n} {s}" for s, n in sorted(comp["by_status"].items())) or "none"
+        lines.append(
+            f"compute: {comp['servers']} servers ({states}), {comp['qemu_processes']} QEMU processes "
+            f"({_mib(comp['qemu_rss_bytes'])}), {comp['images']} images"
+        )
     ceph = report["ceph"]
     if ceph is None:
         lines.append("ceph: monitor not running")

@@ -24,6 +24,7 @@ from octoprobe.shell import CommandError, LocalRunner
 
 from . import processes
 from .ceph_cluster import CephCluster
+from .compute import ComputeService, teardown_all_vms
 from .network import NetworkPlane, teardown_all
 from .state import CloudPaths, StateLock, check_prefix
 from .topology import Topology, default_topology_path, load_topology, parse_topology
@@ -107,6 +108,11 @@ class Cloud:
         """The tenant networks' data plane (VXLAN, routers, DHCP, security groups)."""
         return NetworkPlane(self.topology, self.prefix, self.paths.root, progress=self.progress)
 
+    def compute(self) -> ComputeService:
+        """The VMs: a guest image in RBD, QEMU processes on the compute hosts."""
+        return ComputeService(self.topology, self.prefix, self.paths.root, ceph_conf=self.ceph.conf,
+                              network=self.network(), progress=self.progress)
+
     def client(self) -> CephClient:
         return CephClient(LocalRunner(), conf=self.ceph.conf, timeout=STATUS_TIMEOUT)
 
@@ -126,7 +132,11 @@ class Cloud:
             self.progress("ceph: waiting until every OSD is up and in and every PG is active+clean")
             self._wait_osds_up()
             result = wait_for_clean(self.client(), no_progress_timeout=settle_timeout, poll_interval=1.0)
-            self.progress(f"ceph: active+clean after {result.elapsed:.1f}s; cloud is up")
+            self.progress(f"ceph: active+clean after {result.elapsed:.1f}s")
+            compute = self.compute()
+            compute.ensure_guest_image()
+            compute.restore()
+            self.progress("cloud is up")
 
     def _wait_osds_up(self, timeout: float = 120.0) -> None:
         expected = len(self.topology.osd_layout())
@@ -171,6 +181,8 @@ class Cloud:
     # -- down -------------------------------------------------------------------
     def down(self, *, purge: bool = False) -> None:
         with StateLock(self.paths.lock, timeout=LOCK_TIMEOUT, on_wait=self.progress):
+            # VMs first: a QEMU holds RBD images and taps
+            teardown_all_vms(self.prefix, self.paths.root, purge=purge, progress=self.progress)
             stopped = self.ceph.stop()
             self.progress(f"ceph: stopped {len(stopped)} daemons")
             removed = teardown_all(self.prefix, state_dir=self.paths.root, purge=purge,
@@ -271,10 +283,20 @@ class Cloud:
             if present:
                 self.progress(f"host {name} leaves: marking {', '.join(f'osd.{i}' for i in present)} out")
                 self.ceph.ceph("osd", "out", *[str(i) for i in present])
-                wait_for_clean(self.client(), no_progress_timeout=no_progress_timeout,
-                               max_duration=max_duration, poll_interval=1.0)
-                for i in present:
-                    self.ceph.ceph("osd", "safe-to-destroy", f"osd.{i}")
+                deadline = time.monotonic() + max_duration
+                while True:
+                    # ceph status may still show the PG map from before the
+                    # out; safe-to-destroy is the authority on "no data left"
+                    wait_for_clean(self.client(), no_progress_timeout=no_progress_timeout,
+                                   max_duration=max_duration, poll_interval=1.0)
+                    try:
+                        self.ceph.ceph("osd", "safe-to-destroy", *[f"osd.{i}" for i in present])
+                        break
+                    except CommandError as exc:
+                        if time.monotonic() > deadline:
+                            raise CloudError(f"the data of {name}'s OSDs did not move away within "
+                                             f"{max_duration:g}s: {exc}") from exc
+                    time.sleep(2.0)
             for i in osds:
                 self.ceph.remove_osd(i, name)
             self.ceph.ceph("osd", "crush", "rm", name, check=False)
@@ -330,6 +352,7 @@ class Cloud:
             "daemons_expected": len(daemons),
             "daemons_rss_bytes": sum(d.rss_bytes for d in daemons),
             "network": self.network().status(),
+            "compute": self.compute().status(),
             "ceph": None,
         }
         mon_running = any(d.running and d.daemon.kind == "mon" for d in daemons)

@@ -1,0 +1,627 @@
+"""The guest image: a tiny Linux built from Debian's packages at set-up.
+
+Three artefacts, built without mounting anything and without installing a
+kernel on the machine:
+
+* ``vmlinuz`` — the kernel of Debian's ``linux-image-amd64`` (its real package,
+  e.g. ``linux-image-6.1.0-56-amd64``), unpacked with ``dpkg-deb -x``;
+* ``initrd.img`` — a gzip'd newc cpio: busybox-static, the kernel modules the
+  VM needs (virtio, ext4, isofs, the ACPI power button …, dependencies first)
+  and ``/init`` (``guest/initramfs-init``), which loads them, mounts the root
+  disk and switch_roots;
+* ``root.img`` — a small raw ext4 file system made with ``mkfs.ext4 -d``:
+  busybox, dropbear and its shared libraries, iperf3, busybox init and the
+  boot script ``guest/rcS`` (config drive → hostname, keys, password, user
+  data; DHCP + SLAAC; dropbear; a ready line on the console).
+
+Every input is pinned by the Debian archive's SHA256 of each package (from
+``apt-cache show``) and by the bytes of the files under ``guest/``; their hash
+is the cache key. The build is reproducible: file times, owners, the file
+system's UUID and hash seed and the cpio's inode numbers are fixed, so the same
+inputs give the same bytes. A second build with the same key is a no-op.
+
+:func:`ensure_guest_image` builds (if needed) and imports ``root.img`` into
+the RBD pool ``images`` with a protected snapshot, once per cloud.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+from octoprobe.shell import LocalRunner, Runner
+
+from .errors import GuestImageError
+
+BUILDER_VERSION = "1"  # bump when the build procedure changes its output
+KERNEL_META_PACKAGE = "linux-image-amd64"
+USERSPACE_PACKAGES = (
+    "busybox-static",
+    "dropbear-bin",
+    "libc6",
+    "libgcc-s1",
+    "libcrypt1",
+    "libtomcrypt1",
+    "libtommath1",
+    "libgmp10",
+    "zlib1g",
+    "iperf3",
+    "libiperf0",
+    "libsctp1",
+    "libssl3",
+)
+# Modules loaded by the initramfs (their dependencies are added, first).
+GUEST_MODULES = (
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_net",
+    "virtio_rng",
+    "crc32c_generic",
+    "ext4",
+    "isofs",
+    "evdev",
+    "button",
+)
+ROOT_IMAGE_SIZE = 64 * 1024 * 1024
+SOURCE_DATE_EPOCH = 1700000000  # every file time in the artefacts
+ROOT_LABEL = "octoprobe-root"
+GUEST_FILES = ("initramfs-init", "rcS", "rcK", "inittab", "udhcpc.script", "jsonflat.awk", "acpi-power")
+# what the root file system does not need from the packages
+PRUNE = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/lintian",
+    "usr/share/locale",
+    "usr/share/bug",
+    "usr/lib/x86_64-linux-gnu/gconv",
+    "usr/libexec",
+    "etc/init.d",
+    "etc/default",
+    "lib/systemd",
+    "usr/lib/systemd",
+    "usr/share/debconf",
+)
+APT_TIMEOUT = 600.0
+TOOL_TIMEOUT = 300.0
+
+
+# ---------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class DebPackage:
+    """One Debian package as the archive describes it (``apt-cache show``)."""
+
+    name: str
+    version: str
+    sha256: str
+    filename: str  # the pool path
+    depends: str = ""
+
+    @property
+    def deb_name(self) -> str:
+        return Path(self.filename).name
+
+
+def parse_apt_cache_show(text: str) -> list[DebPackage]:
+    """Parse ``apt-cache show --no-all-versions PKG…`` (RFC 822 stanzas)."""
+    packages = []
+    for stanza in re.split(r"\n\s*\n", text.strip()):
+        fields: dict[str, str] = {}
+        last = None
+        for line in stanza.splitlines():
+            if line[:1] in (" ", "\t") and last:
+                fields[last] += "\n" + line.strip()
+                continue
+            key, sep, value = line.partition(":")
+            if not sep:
+                continue
+            last = key.strip()
+            fields[last] = value.strip()
+        if "Package" not in fields:
+            continue
+        missing = [k for k in ("Version", "SHA256", "Filename") if k not in fields]
+        if missing:
+            raise GuestImageError(f"apt-cache show: package {fields['Package']} has no {', '.join(missing)}")
+        packages.append(DebPackage(fields["Package"], fields["Version"], fields["SHA256"],
+                                   fields["Filename"], fields.get("Depends", "")))
+    return packages
+
+
+def kernel_package_of(meta: DebPackage) -> str:
+    """The real kernel package a ``linux-image-amd64`` metapackage depends on."""
+    for alternative in re.split(r"[,|]", meta.depends):
+        name = alternative.strip().split(" ")[0]
+        if name.startswith("linux-image-") and name != meta.name:
+            return name
+    raise GuestImageError(f"{meta.name} {meta.version} depends on no linux-image package: {meta.depends!r}")
+
+
+def guest_files() -> dict[str, bytes]:
+    """The guest's scripts and templates (package data under ``guest/``)."""
+    base = resources.files(__package__) / "guest"
+    return {name: (base / name).read_bytes() for name in GUEST_FILES}
+
+
+def cache_key(packages: Sequence[DebPackage], files: Mapping[str, bytes], *,
+              modules: Sequence[str] = GUEST_MODULES, root_size: int = ROOT_IMAGE_SIZE) -> str:
+    """The hash of everything the artefacts are made of."""
+    h = hashlib.sha256()
+    doc = {
+        "builder": BUILDER_VERSION,
+        "packages": sorted([p.name, p.version, p.sha256] for p in packages),
+        "files": {name: hashlib.sha256(files[name]).hexdigest() for name in sorted(files)},
+        "modules": list(modules),
+        "root_size": root_size,
+        "epoch": SOURCE_DATE_EPOCH,
+    }
+    h.update(json.dumps(doc, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------- kernel modules
+def read_modinfo(data: bytes) -> dict[str, str]:
+    """The ``.modinfo`` section of a kernel module (an ELF64 object):
+    ``name``, ``depends``, ``license``… (the first value of each key)."""
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        raise GuestImageError("not an ELF64 kernel module")
+    endian = "<" if data[5] == 1 else ">"
+    shoff, = struct.unpack_from(endian + "Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from(endian + "HHH", data, 0x3A)
+
+    def section(i: int) -> tuple[int, int, int]:
+        base = shoff + i * shentsize
+        name, = struct.unpack_from(endian + "I", data, base)
+        offset, size = struct.unpack_from(endian + "QQ", data, base + 0x18)
+        return name, offset, size
+
+    _, str_off, str_size = section(shstrndx)
+    names = data[str_off:str_off + str_size]
+    for i in range(shnum):
+        name_off, offset, size = section(i)
+        name = names[name_off:names.index(b"\0", name_off)]
+        if name == b".modinfo":
+            info: dict[str, str] = {}
+            for entry in data[offset:offset + size].split(b"\0"):
+                key, sep, value = entry.partition(b"=")
+                if sep and key.decode(errors="replace") not in info:
+                    info[key.decode(errors="replace")] = value.decode(errors="replace")
+            return info
+    raise GuestImageError("kernel module has no .modinfo section")
+
+
+def module_name(path: str | Path) -> str:
+    name = Path(path).name
+    for suffix in (".ko.xz", ".ko.zst", ".ko.gz", ".ko"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return name.replace("-", "_")
+
+
+def module_load_order(wanted: Iterable[str], depends: Callable[[str], Sequence[str]]) -> list[str]:
+    """Every module in ``wanted`` and all they depend on, each after its
+    dependencies (a depth-first topological order, stable in input order)."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        name = name.replace("-", "_")
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            raise GuestImageError("kernel module dependency cycle: " + " -> ".join(chain + (name,)))
+        state[name] = "visiting"
+        for dep in depends(name):
+            if dep:
+                visit(dep, chain + (name,))
+        state[name] = "done"
+        order.append(name)
+
+    for name in wanted:
+        visit(name, ())
+    return order
+
+
+# ---------------------------------------------------------------------- artefacts
+@dataclass(frozen=True)
+class GuestArtifacts:
+    """A built guest: files in ``directory``, named by the cache key."""
+
+    key: str
+    directory: Path
+    kernel_release: str
+    packages: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def kernel(self) -> Path:
+        return self.directory / "vmlinuz"
+
+    @property
+    def initrd(self) -> Path:
+        return self.directory / "initrd.img"
+
+    @property
+    def root_image(self) -> Path:
+        return self.directory / "root.img"
+
+    @property
+    def manifest(self) -> Path:
+        return self.directory / "manifest.json"
+
+    def sha256(self) -> dict[str, str]:
+        return {p.name: _sha256_file(p) for p in (self.kernel, self.initrd, self.root_image)}
+
+
+def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """``$OCTOPROBE_CACHE_DIR``, else ``$XDG_CACHE_HOME/octoprobe``, else ``~/.cache/octoprobe``."""
+    if env.get("OCTOPROBE_CACHE_DIR"):
+        return Path(env["OCTOPROBE_CACHE_DIR"]).expanduser()
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "octoprobe"
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class GuestImageBuilder:
+    """Builds the guest's artefacts into ``cache_dir/guest/<key>/``; Debian
+    packages are kept in ``cache_dir/debs/``."""
+
+    def __init__(self, cache_dir: Path | None = None, *, runner: Runner | None = None,
+                 progress: Callable[[str], None] = lambda msg: None):
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.runner = runner or LocalRunner()
+        self.progress = progress
+
+    @property
+    def debs_dir(self) -> Path:
+        return self.cache_dir / "debs"
+
+    def _run(self, argv: Sequence[str], *, timeout: float = TOOL_TIMEOUT, cwd: Path | None = None,
+             env: Mapping[str, str] | None = None) -> str:
+        try:
+            proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise GuestImageError(f"{' '.join(argv)}: timed out after {timeout:g} s") from exc
+        except FileNotFoundError as exc:
+            raise GuestImageError(f"{argv[0]} is not installed ({_PROGRAM_PACKAGES.get(argv[0], '?')})") from exc
+        if proc.returncode != 0:
+            raise GuestImageError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()[-800:]}")
+        return proc.stdout
+
+    # -- inputs ------------------------------------------------------------------
+    def resolve_packages(self) -> list[DebPackage]:
+        """The exact packages (version and archive hash) the build uses now."""
+        out = self._run(["apt-cache", "show", "--no-all-versions", KERNEL_META_PACKAGE], timeout=60)
+        meta = parse_apt_cache_show(out)
+        if not meta:
+            raise GuestImageError(f"apt-cache knows no {KERNEL_META_PACKAGE}: run apt-get update")
+        kernel = kernel_package_of(meta[0])
+        names = [kernel, *USERSPACE_PACKAGES]
+        packages = parse_apt_cache_show(
+            self._run(["apt-cache", "show", "--no-all-versions", *names], timeout=60))
+        found = {p.name for p in packages}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise GuestImageError(f"apt-cache knows no {', '.join(missing)}: run apt-get update")
+        return packages
+
+    def key(self, packages: Sequence[DebPackage] | None = None) -> str:
+        return cache_key(packages if packages is not None else self.resolve_packages(), guest_files())
+
+    def cached(self, key: str) -> GuestArtifacts | None:
+        directory = self.cache_dir / "guest" / key
+        try:
+            manifest = json.loads((directory / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+        art = GuestArtifacts(key, directory, manifest["kernel_release"],
+                             tuple(tuple(p) for p in manifest["packages"]))
+        if all(p.exists() for p in (art.kernel, art.initrd, art.root_image)):
+            return art
+        return None
+
+    def fetch(self, packages: Sequence[DebPackage]) -> dict[str, Path]:
+        """The .deb of every package, downloaded with ``apt-get download`` when
+        not cached, each checked against the archive's SHA256."""
+        self.debs_dir.mkdir(parents=True, exist_ok=True)
+        paths = {p.name: self.debs_dir / p.deb_name for p in packages}
+        wanted = [p for p in packages if not (paths[p.name].exists() and _sha256_file(paths[p.name]) == p.sha256)]
+        if wanted:
+            self.progress(f"guest image: downloading {len(wanted)} Debian package(s)")
+            self._run(["apt-get", "download", *[f"{p.name}={p.version}" for p in wanted]],
+                      cwd=self.debs_dir, timeout=APT_TIMEOUT)
+            for p in wanted:
+                # apt-get names the file with the epoch's ':' escaped as %3a
+                escaped = self.debs_dir / f"{p.name}_{p.version.replace(':', '%3a')}_{p.deb_name.rsplit('_', 1)[1]}"
+                if escaped.exists() and escaped != paths[p.name]:
+                    escaped.replace(paths[p.name])
+        for p in packages:
+            path = paths[p.name]
+            if not path.exists():
+                raise GuestImageError(f"apt-get download did not produce {path.name}")
+            if _sha256_file(path) != p.sha256:
+                path.unlink()
+                raise GuestImageError(f"{path.name} does not match the archive's SHA256; removed it, try again")
+        return paths
+
+    # -- the build ---------------------------------------------------------------
+    def build(self, *, force: bool = False) -> GuestArtifacts:
+        packages = self.resolve_packages()
+        key = self.key(packages)
+        if not force:
+            art = self.cached(key)
+            if art is not None:
+                return art
+        for tool in ("dpkg-deb", "cpio", "mkfs.ext4"):
+            if shutil.which(tool) is None:
+                raise GuestImageError(f"{tool} is not installed ({_PROGRAM_PACKAGES[tool]})")
+        debs = self.fetch(packages)
+        self.progress(f"guest image: building {key[:12]} from {len(packages)} Debian packages")
+        (self.cache_dir / "guest").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="build-", dir=self.cache_dir / "guest") as tmp:
+            work = Path(tmp)
+            out = work / "out"
+            out.mkdir()
+            kernel_pkg = packages[0]
+            release = self._unpack_kernel(debs[kernel_pkg.name], work / "kernel", out)
+            files = guest_files()
+            busybox = self._build_rootfs(packages[1:], debs, files, work / "root", out / "root.img", key)
+            self._build_initramfs(work / "kernel", release, busybox, files, work / "initramfs", out / "initrd.img")
+            manifest = {
+                "key": key,
+                "kernel_release": release,
+                "packages": [[p.name, p.version] for p in packages],
+                "modules": list(GUEST_MODULES),
+                "root_size": ROOT_IMAGE_SIZE,
+            }
+            art = GuestArtifacts(key, out, release, tuple((p.name, p.version) for p in packages))
+            manifest["sha256"] = art.sha256()
+            (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            final = self.cache_dir / "guest" / key
+            if final.exists():
+                shutil.rmtree(final)
+            out.replace(final)
+        self.progress(f"guest image: built {key[:12]} in {final}")
+        return self.cached(key) or GuestArtifacts(key, final, release)
+
+    def _unpack_kernel(self, deb: Path, into: Path, out: Path) -> str:
+        into.mkdir()
+        self._run(["dpkg-deb", "-x", str(deb), str(into)])
+        kernels = sorted((into / "boot").glob("vmlinuz-*"))
+        if not kernels:
+            raise GuestImageError(f"{deb.name} has no /boot/vmlinuz-*")
+        release = kernels[0].name[len("vmlinuz-"):]
+        shutil.copyfile(kernels[0], out / "vmlinuz")
+        os.chmod(out / "vmlinuz", 0o644)
+        os.utime(out / "vmlinuz", (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH))
+        return release
+
+    def _build_initramfs(self, kernel_tree: Path, release: str, busybox: Path, files: Mapping[str, bytes],
+                         tree: Path, output: Path) -> None:
+        moddir = kernel_tree / "lib" / "modules" / release
+        index = {module_name(p): p for p in moddir.rglob("*.ko*")}
+
+        def depends(name: str) -> list[str]:
+            if name not in index:
+                raise GuestImageError(f"kernel {release} has no module {name}")
+            info = read_modinfo(_read_module(index[name]))
+            return [d for d in info.get("depends", "").split(",") if d]
+
+        order = [m for m in module_load_order(GUEST_MODULES, depends)]
+        for d in ("bin", "dev", "proc", "sys", "newroot", "etc", "lib/modules"):
+            (tree / d).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(busybox, tree / "bin" / "busybox")
+        os.chmod(tree / "bin" / "busybox", 0o755)
+        loaded = []
+        for name in order:
+            target = tree / "lib" / "modules" / f"{name}.ko"
+            target.write_bytes(_read_module(index[name]))
+            loaded.append(target.name)
+        (tree / "etc" / "modules.load").write_text("\n".join(loaded) + "\n")
+        (tree / "init").write_bytes(files["initramfs-init"])
+        os.chmod(tree / "init", 0o755)
+        _normalise_tree(tree)
+        names = sorted(str(p.relative_to(tree)) for p in tree.rglob("*"))
+        listing = "\n".join(["."] + names) + "\n"
+        proc = subprocess.run(["cpio", "--create", "--format=newc", "--reproducible", "--owner=0:0", "--quiet"],
+                              cwd=tree, input=listing.encode(), capture_output=True, timeout=TOOL_TIMEOUT)
+        if proc.returncode != 0:
+            raise GuestImageError(f"cpio: {proc.stderr.decode(errors='replace')[-500:]}")
+        with open(output, "wb") as raw:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+                gz.write(proc.stdout)
+        os.utime(output, (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH))
+
+    def _build_rootfs(self, packages: Sequence[DebPackage], debs: Mapping[str, Path], files: Mapping[str, bytes],
+                      root: Path, output: Path, key: str) -> Path:
+        root.mkdir()
+        for p in packages:
+            self._run(["dpkg-deb", "-x", str(debs[p.name]), str(root)])
+        for rel in PRUNE:
+            shutil.rmtree(root / rel, ignore_errors=True)
+        busybox = root / "bin" / "busybox"
+        if not busybox.exists():
+            raise GuestImageError("busybox-static has no /bin/busybox")
+        # busybox's applets, where the binary says they belong (never over a real file)
+        applets = self._run([str(busybox), "--list-full"]).split()
+        for applet in applets:
+            link = root / applet
+            if link.exists() or link.is_symlink():
+                continue
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(busybox, link.parent))
+        sbin_init = root / "sbin" / "init"
+        if sbin_init.is_symlink() or not sbin_init.exists():
+            sbin_init.unlink(missing_ok=True)
+            sbin_init.symlink_to("../bin/busybox")
+        for d in ("proc", "sys", "dev", "run", "tmp", "root", "etc/dropbear", "etc/acpi/PWRF", "var/log",
+                  "usr/share/octoprobe", "mnt"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        os.chmod(root / "tmp", 0o1777)
+        os.chmod(root / "root", 0o700)
+        if not (root / "var" / "run").exists():
+            (root / "var" / "run").symlink_to("../run")
+        lib64 = root / "lib64"
+        if not lib64.exists() and (root / "lib" / "x86_64-linux-gnu" / "ld-linux-x86-64.so.2").exists():
+            lib64.mkdir()
+            (lib64 / "ld-linux-x86-64.so.2").symlink_to("../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+        etc = root / "etc"
+        (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+        (etc / "shadow").write_text("root:*:19000:0:99999:7:::\n")
+        os.chmod(etc / "shadow", 0o600)
+        (etc / "group").write_text("root:x:0:\ntty:x:5:\n")
+        (etc / "shells").write_text("/bin/sh\n/bin/ash\n")
+        (etc / "hostname").write_text("octoprobe-guest\n")
+        (etc / "nsswitch.conf").write_text("passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n")
+        (etc / "fstab").write_text(f"LABEL={ROOT_LABEL} / ext4 rw 0 1\n")
+        (etc / "inittab").write_bytes(files["inittab"])
+        (etc / "init.d").mkdir(exist_ok=True)
+        for name, target, mode in (("rcS", "etc/init.d/rcS", 0o755), ("rcK", "etc/init.d/rcK", 0o755),
+                                   ("acpi-power", "etc/acpi/PWRF/00000080", 0o755),
+                                   ("udhcpc.script", "usr/share/octoprobe/udhcpc.script", 0o755),
+                                   ("jsonflat.awk", "usr/share/octoprobe/jsonflat.awk", 0o644)):
+            (root / target).write_bytes(files[name])
+            os.chmod(root / target, mode)
+        (root / "usr/share/octoprobe/build").write_text(f"{key}\n")
+        for binary in ("usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/iperf3"):
+            if not (root / binary).exists():
+                raise GuestImageError(f"the root file system has no /{binary}")
+        self._check_libraries(root)
+        _normalise_tree(root)
+        fs_uuid = str(uuid.UUID(key[:32]))
+        env = {"E2FSPROGS_FAKE_TIME": str(SOURCE_DATE_EPOCH), "MKE2FS_DEVICE_SECTSIZE": "512", "LC_ALL": "C"}
+        output.unlink(missing_ok=True)
+        with open(output, "wb") as f:
+            f.truncate(ROOT_IMAGE_SIZE)
+        self._run(["mkfs.ext4", "-q", "-F", "-b", "4096", "-L", ROOT_LABEL, "-U", fs_uuid,
+                   "-E", f"hash_seed={fs_uuid},root_owner=0:0,lazy_itable_init=0,nodiscard",
+                   "-d", str(root), str(output)], env=env)
+        # mkfs.ext4 -d copies each file's atime and ctime, which reading the
+        # tree and creating it changed: set them to the fixed time as well
+        stamp = _debugfs_time(SOURCE_DATE_EPOCH)
+        work_file = output.with_suffix(".debugfs")
+        lines = []
+        for path in ["/"] + sorted("/" + str(p.relative_to(root)) for p in root.rglob("*")):
+            for fld in ("atime", "ctime"):
+                lines.append(f'sif "{path}" {fld} {stamp}')
+        work_file.write_text("\n".join(lines) + "\n")
+        try:
+            self._run(["debugfs", "-w", "-f", str(work_file), str(output)], env=env)
+        finally:
+            work_file.unlink(missing_ok=True)
+        os.utime(output, (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH))
+        return busybox
+
+    def _check_libraries(self, root: Path) -> None:
+        """Every shared library the dynamic binaries need is in the image."""
+        dirs = [root / "lib" / "x86_64-linux-gnu", root / "usr" / "lib" / "x86_64-linux-gnu",
+                root / "lib", root / "usr" / "lib"]
+        present = {p.name for d in dirs if d.is_dir() for p in d.iterdir()}
+        missing = {}
+        for binary in ("usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/iperf3"):
+            for lib in elf_needed((root / binary).read_bytes()):
+                if lib not in present:
+                    missing.setdefault(lib, []).append(binary)
+        if missing:
+            raise GuestImageError("shared libraries missing from the guest: "
+                                  + ", ".join(f"{k} (for {', '.join(v)})" for k, v in sorted(missing.items())))
+
+
+def elf_needed(data: bytes) -> list[str]:
+    """The DT_NEEDED entries of an ELF64 little-endian executable."""
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise GuestImageError("not an ELF64 little-endian file")
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    loads = []
+    dynamic = None
+    for i in range(phnum):
+        base = phoff + i * phentsize
+        p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = struct.unpack_from("<IIQQQQ", data, base)
+        if p_type == 1:
+            loads.append((p_vaddr, p_offset, p_filesz))
+        elif p_type == 2:
+            dynamic = (p_offset, p_filesz)
+    if dynamic is None:
+        return []
+    entries = []
+    strtab = None
+    for off in range(dynamic[0], dynamic[0] + dynamic[1], 16):
+        tag, val = struct.unpack_from("<qQ", data, off)
+        if tag == 0:
+            break
+        if tag == 5:
+            strtab = val
+        elif tag == 1:
+            entries.append(val)
+    if strtab is None:
+        return []
+    str_off = next((off + strtab - vaddr for vaddr, off, size in loads if vaddr <= strtab < vaddr + size), None)
+    if str_off is None:
+        raise GuestImageError("ELF string table outside every loaded segment")
+    return [data[str_off + e:data.index(b"\0", str_off + e)].decode() for e in entries]
+
+
+def _read_module(path: Path) -> bytes:
+    data = path.read_bytes()
+    if path.name.endswith(".xz"):
+        import lzma
+        return lzma.decompress(data)
+    if path.name.endswith(".gz"):
+        return gzip.decompress(data)
+    if path.name.endswith(".zst"):
+        raise GuestImageError(f"{path.name}: zstd-compressed modules are not supported")
+    return data
+
+
+def _debugfs_time(epoch: int) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
+
+
+def _normalise_tree(root: Path) -> None:
+    """Fixed owners and times on every file, so the artefacts are reproducible."""
+    as_root = os.geteuid() == 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            if as_root:
+                os.lchown(p, 0, 0)
+            os.utime(p, (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH), follow_symlinks=False)
+    os.utime(root, (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH))
+
+
+_PROGRAM_PACKAGES = {
+    "apt-cache": "Debian package apt",
+    "apt-get": "Debian package apt",
+    "dpkg-deb": "Debian package dpkg",
+    "cpio": "Debian package cpio",
+    "mkfs.ext4": "Debian package e2fsprogs",
+    "debugfs": "Debian package e2fsprogs",
+}
+
+
+def build_guest_image(cache_dir: Path | None = None, *, force: bool = False,
+                      progress: Callable[[str], None] = lambda msg: None) -> GuestArtifacts:
+    """Build the guest's kernel, initramfs and root image (a no-op when the
+    cache has them for the current inputs)."""
+    return GuestImageBuilder(cache_dir, progress=progress).build(force=force)
