@@ -9,16 +9,11 @@ What a server *is* doing is never stored: it is read back from QEMU (see
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from ..jsonstore import JsonDocumentStore
 from .errors import ComputeError
 
 GiB = 1024 ** 3
@@ -158,73 +153,12 @@ class ComputeState:
         )
 
 
-class ComputeStore:
-    """The JSON document and its lock (flock across processes, a lock across
-    threads; re-entrant within one thread)."""
+class ComputeStore(JsonDocumentStore[ComputeState]):
+    """The compute layer's desired state (see :mod:`..jsonstore`)."""
 
     def __init__(self, path: Path, lock_path: Path, *, lock_timeout: float = 120.0):
-        self.path = Path(path)
-        self.lock_path = Path(lock_path)
-        self.lock_timeout = lock_timeout
-        self._rlock = threading.RLock()
-        self._depth = 0
-        self._fd: int | None = None
-
-    def load(self) -> ComputeState:
-        try:
-            text = self.path.read_text()
-        except FileNotFoundError:
-            return ComputeState()
-        try:
-            return ComputeState.from_dict(json.loads(text))
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ComputeError(f"{self.path} is damaged ({exc}); `octoprobe cloud down --purge` starts over") from exc
-
-    def save(self, state: ComputeState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "w") as f:
-            json.dump(state.to_dict(), f, indent=1, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with self._rlock:
-            if self._depth == 0:
-                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-                deadline = time.monotonic() + self.lock_timeout
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() > deadline:
-                            os.close(fd)
-                            raise ComputeError(f"another process holds {self.lock_path} for more than "
-                                               f"{self.lock_timeout:g} s") from None
-                        time.sleep(0.02)
-                self._fd = fd
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0 and self._fd is not None:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-                    os.close(self._fd)
-                    self._fd = None
-
-    @contextmanager
-    def update(self) -> Iterator[ComputeState]:
-        """Load under the lock, let the caller change it, save."""
-        with self.locked():
-            state = self.load()
-            yield state
-            self.save(state)
+        super().__init__(path, lock_path, document=ComputeState, error=ComputeError,
+                         lock_timeout=lock_timeout)
 
 
 def to_jsonable(obj: Any) -> Any:
