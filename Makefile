@@ -21,8 +21,9 @@ DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-
                    iproute2 iputils-ping procps psmisc dnsmasq-base nftables busybox iperf3 \
                    qemu-system-x86 qemu-block-extra genisoimage cpio e2fsprogs
 
-# only for `make test`: the HTML report is checked in a real headless browser
-TEST_DEBIAN_PACKAGES := chromium
+# only for `make test`: the HTML report is checked in a real headless browser;
+# the SSH fault driver is pointed at an sshd inside a reference-cloud host
+TEST_DEBIAN_PACKAGES := chromium openssh-server openssh-client
 
 PYTEST_ARGS ?=
 

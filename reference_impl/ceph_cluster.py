@@ -192,6 +192,35 @@ class CephCluster:
     def exists(self) -> bool:
         return (self.paths.mon_data(self.mon_id) / CREATED_MARK).exists()
 
+    def daemon(self, name: str) -> Daemon:
+        """The daemon called ``name`` (``osd.3``, ``mon.ctl``); KeyError if none."""
+        for d in self.daemons():
+            if d.name == name:
+                return d
+        raise KeyError(f"no daemon {name!r} in this cluster")
+
+    def daemons_on_host(self, host: str) -> list[Daemon]:
+        return [d for d in self.daemons() if d.host == host]
+
+    def pid_of(self, daemon: Daemon) -> int | None:
+        """The pid of ``daemon`` if it runs: from its pid file, else by its
+        command line (``ceph-KIND --conf OUR_CONF -i ID``)."""
+        pid = processes.live_pid(self.paths.pid_file(daemon.name), self.conf)
+        if pid is not None:
+            return pid
+        binary = f"ceph-{daemon.kind}"
+        for proc in processes.find_processes(self.conf):
+            argv = proc.argv
+            if Path(argv[0]).name == binary and "-i" in argv:
+                i = argv.index("-i")
+                if i + 1 < len(argv) and argv[i + 1] == daemon.id:
+                    return proc.pid
+        return None
+
+    def block_file(self, osd_id: int) -> Path:
+        """The BlueStore block file of an OSD (a sparse file, its "disk")."""
+        return self.paths.osd_data(osd_id) / "block"
+
     # -- commands ------------------------------------------------------------
     def ceph(self, *args: str, timeout: float = CEPH_TIMEOUT, input: str | None = None,
              check: bool = True) -> str:
@@ -230,6 +259,15 @@ class CephCluster:
             run(["ceph-mon", "--conf", self.conf, "--mkfs", "-i", self.mon_id, "--monmap", monmap,
                  "--keyring", mon_keyring], timeout=MKFS_TIMEOUT)
         (mon_data / CREATED_MARK).touch()
+
+    def start_daemon(self, daemon: Daemon) -> bool:
+        """Start one daemon of this cluster unless it runs (e.g. after a fault
+        killed it); True if it was started. Raises CommandError if it fails to
+        start (an OSD whose block file is missing, a host namespace gone)."""
+        started = self._start(daemon)
+        if started:
+            self.progress(f"ceph: started {daemon.name} on {daemon.host}")
+        return started
 
     def _start(self, daemon: Daemon) -> bool:
         """Start a daemon unless it runs; True if it was started."""
@@ -319,6 +357,28 @@ class CephCluster:
                 self.ceph("osd", "pool", "set", pool.name, "min_size", str(settings.pool_min_size))
 
     # -- tear down -------------------------------------------------------------
+    def stop_daemon(self, daemon: Daemon) -> bool:
+        """Stop one daemon (SIGTERM, then SIGKILL); True if it was running."""
+        pid = self.pid_of(daemon)
+        if pid is None:
+            return False
+        processes.stop([pid], timeout=STOP_TIMEOUT)
+        self.paths.pid_file(daemon.name).unlink(missing_ok=True)
+        return True
+
+    def remove_osd(self, osd_id: int, host: str) -> None:
+        """Take an OSD out of the cluster for good: stop it, purge it from the
+        OSD map, CRUSH and auth, delete its data. Its data must have been
+        moved elsewhere first (``ceph osd out`` and a wait for active+clean).
+        Idempotent."""
+        self.stop_daemon(Daemon("osd", str(osd_id), host))
+        ids = {o.id for o in self.client.osd_tree()}
+        if osd_id in ids:
+            self.ceph("osd", "purge", str(osd_id), "--yes-i-really-mean-it")
+        self.ceph("auth", "del", f"osd.{osd_id}", check=False)
+        shutil.rmtree(self.paths.osd_data(osd_id), ignore_errors=True)
+        self.progress(f"ceph: removed osd.{osd_id} of {host}")
+
     def stop(self) -> list[str]:
         """Stop every daemon of this cluster (OSDs first, the monitor last),
         including ones whose pid file is gone. Returns their names."""

@@ -202,6 +202,7 @@ class Cloud:
                 self.ceph.purge()
                 for f in (self.paths.instance, self.paths.topology, base_topology_path(self.paths)):
                     f.unlink(missing_ok=True)
+                shutil.rmtree(self.paths.root / "chaos", ignore_errors=True)  # the chaos suite's fault journal
                 self.progress(f"purged the cluster's data in {self.paths.root}")
 
     # -- capacity ---------------------------------------------------------------

@@ -240,6 +240,21 @@ class Underlay:
         index = self.rack_index()[rack]
         self._ip("link", "set", self.names.uplink(index), "up" if up else "down")
 
+    def remove_host(self, host: str) -> None:
+        """Remove one host's namespace and link (its processes must have been
+        stopped). Used when a host that joined a running cloud leaves it."""
+        index = self.host_index()[host]
+        ns = self.names.netns(host)
+        if ns in self.namespaces():
+            self._ip("netns", "del", ns)
+        self._ip("link", "del", self.names.host_link(index), check=False)
+
+    def remove_rack(self, rack: str) -> None:
+        """Remove one rack's top-of-rack bridge and uplink (its hosts must be gone)."""
+        index = self.rack_index()[rack]
+        for name in (self.names.uplink(index), self.names.tor(index)):
+            self._ip("link", "del", name, check=False)
+
     # -- inspect -----------------------------------------------------------
     def status(self) -> list[HostNetStatus]:
         links = self.links()

@@ -356,6 +356,7 @@ class OsdUsage:
     utilization: float  # percent, 0–100
     pgs: int = 0
     status: str = ""
+    kb_used_data: int = 0  # object data only (no BlueStore metadata); 0 where Ceph does not report it
 
     @property
     def total_bytes(self) -> int:

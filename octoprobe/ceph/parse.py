@@ -503,6 +503,7 @@ def parse_osd_df(doc: Any) -> tuple[OsdUsage, ...]:
                 utilization=r.req(n, "utilization", float, path),
                 pgs=r.opt(n, "pgs", int, 0, path),
                 status=r.opt(n, "status", str, "", path),
+                kb_used_data=r.opt(n, "kb_used_data", int, 0, path),
             )
         )
     return tuple(out)

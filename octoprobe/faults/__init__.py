@@ -1,0 +1,50 @@
+"""Faults behind one small interface (inject / heal / status), and the guard
+that heals them whatever happens.
+
+- :mod:`.base` — :class:`FaultSpec` (what fails), :class:`FaultPlan` (what
+  inject and heal will do), :class:`Fault` (the interface), :class:`FaultDriver`
+- :mod:`.reference` — drivers for the bundled reference cloud
+- :mod:`.guard` — :class:`FaultGuard` and its journal: healing in teardown,
+  on SIGINT, and after a crash
+
+Drivers for a lab (SSH + systemd, sysfs, IPMI/Redfish power, switch ports)
+implement the same :class:`FaultDriver` protocol.
+"""
+
+from .base import (
+    ADD_HOST,
+    DISK,
+    FLAP,
+    KINDS,
+    NODE,
+    PARTITION,
+    RACK,
+    ComponentState,
+    Fault,
+    FaultDriver,
+    FaultError,
+    FaultPlan,
+    FaultSpec,
+    FaultStatus,
+)
+from .guard import FaultGuard, FaultJournal, interrupts_deferred
+
+__all__ = [
+    "ADD_HOST",
+    "DISK",
+    "FLAP",
+    "KINDS",
+    "NODE",
+    "PARTITION",
+    "RACK",
+    "ComponentState",
+    "Fault",
+    "FaultDriver",
+    "FaultError",
+    "FaultGuard",
+    "FaultJournal",
+    "FaultPlan",
+    "FaultSpec",
+    "FaultStatus",
+    "interrupts_deferred",
+]

@@ -1,0 +1,120 @@
+"""Commands on another machine over SSH (paramiko), behind the same
+:class:`~octoprobe.shell.Runner` interface as local commands.
+
+:class:`SshRunner` runs one command per SSH channel with an explicit timeout
+and returns a :class:`~octoprobe.shell.Result`; a failure raises
+:class:`~octoprobe.shell.CommandError` naming the host and the command, as a
+local failure does. Host keys are checked: against ``known_hosts`` if given,
+else against the user's ``~/.ssh/known_hosts``; an unknown host is refused
+(no trust on first use — a chaos test must not kill daemons on the wrong
+machine).
+"""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from octoprobe.shell import CommandError, Result
+
+__all__ = ["SshRunner"]
+
+CONNECT_TIMEOUT = 15.0
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class SshRunner:
+    """Runs commands on ``host`` as ``user`` over one SSH connection (opened
+    on first use, reopened if it dropped)."""
+
+    def __init__(self, host: str, *, user: str, port: int = 22, key_file: str | Path | None = None,
+                 known_hosts: str | Path | None = None, connect_timeout: float = CONNECT_TIMEOUT):
+        self.host = host
+        self.user = user
+        self.port = port
+        self.key_file = str(key_file) if key_file else None
+        self.known_hosts = str(known_hosts) if known_hosts else None
+        self.connect_timeout = connect_timeout
+        self._client = None
+        self._lock = threading.Lock()
+
+    def _connect(self):
+        import paramiko
+
+        if self._client is not None:
+            transport = self._client.get_transport()
+            if transport is not None and transport.is_active():
+                return self._client
+            self._client.close()
+        client = paramiko.SSHClient()
+        if self.known_hosts:
+            client.load_host_keys(self.known_hosts)
+        else:
+            client.load_system_host_keys()
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            client.connect(self.host, port=self.port, username=self.user, key_filename=self.key_file,
+                           timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                           auth_timeout=self.connect_timeout, allow_agent=self.key_file is None,
+                           look_for_keys=self.key_file is None)
+        except (paramiko.SSHException, OSError) as exc:
+            client.close()
+            raise CommandError([f"ssh {self.user}@{self.host}:{self.port}"], f"cannot connect: {exc}") from exc
+        self._client = client
+        return client
+
+    def run(self, argv: Sequence[str], *, timeout: float, check: bool = True, input: str | None = None,
+            env: Mapping[str, str] | None = None) -> Result:
+        command = shlex.join(argv)
+        if env:
+            command = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " " + command
+        where = [f"ssh {self.user}@{self.host}:{self.port}", *argv]
+        with self._lock:
+            client = self._connect()
+        deadline = time.monotonic() + timeout
+        try:
+            transport = client.get_transport()
+            channel = transport.open_session(timeout=self.connect_timeout)
+            channel.settimeout(max(0.1, min(1.0, timeout)))
+            channel.exec_command(command)
+            if input is not None:
+                channel.sendall(input.encode())
+            channel.shutdown_write()
+            out, err = bytearray(), bytearray()
+            while True:
+                if channel.recv_ready():
+                    out += channel.recv(65536)
+                elif channel.recv_stderr_ready():
+                    err += channel.recv_stderr(65536)
+                elif channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+                    break
+                elif time.monotonic() > deadline:
+                    channel.close()
+                    raise CommandError(where, f"timed out after {timeout:g} s")
+                else:
+                    time.sleep(0.02)
+            rc = channel.recv_exit_status()
+            channel.close()
+        except (socket.timeout, OSError) as exc:
+            raise CommandError(where, f"SSH failed: {exc}") from exc
+        result = Result(tuple(where), rc, out.decode(errors="replace"), err.decode(errors="replace"))
+        if check and rc != 0:
+            detail = _tail(result.stderr) or _tail(result.stdout) or "(no output)"
+            raise CommandError(where, f"exit status {rc}: {detail}", result)
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def __repr__(self) -> str:
+        return f"SshRunner({self.user}@{self.host}:{self.port})"
