@@ -54,10 +54,14 @@ class SshRunner:
                 return self._client
             self._client.close()
         client = paramiko.SSHClient()
-        if self.known_hosts:
-            client.load_host_keys(self.known_hosts)
-        else:
-            client.load_system_host_keys()
+        try:
+            if self.known_hosts:
+                client.load_host_keys(self.known_hosts)
+            else:
+                client.load_system_host_keys()
+        except Exception as exc:  # an unreadable or malformed known_hosts file
+            raise CommandError([f"ssh {self.user}@{self.host}:{self.port}"],
+                               f"cannot read the known hosts {self.known_hosts or '~/.ssh/known_hosts'}: {exc}") from exc
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
             client.connect(self.host, port=self.port, username=self.user, key_filename=self.key_file,
