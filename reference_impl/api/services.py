@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from . import identity
+from . import compute_api, identity, image
 from .identity_store import SCHEMA as IDENTITY_SCHEMA
 from .routing import Service
 
 
 def all_services() -> list[Service]:
-    return [identity.service]
+    return [identity.service, image.service, compute_api.service]
 
 
 def all_schemas() -> tuple[str, ...]:
-    return (IDENTITY_SCHEMA,)
+    return (IDENTITY_SCHEMA, image.SCHEMA, compute_api.SCHEMA)
