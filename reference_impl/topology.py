@@ -95,6 +95,36 @@ class Underlay:
     mtu: int = DEFAULT_MTU
 
 
+BENCHMARK_V4 = IPv4Network("198.18.0.0/16")
+BENCHMARK_V4_NEXT = IPv4Network("198.19.0.0/16")
+
+
+def default_external(underlay: Underlay) -> tuple[IPv4Network, IPv6Network]:
+    """The external (provider) network's subnets when the topology names none,
+    derived from the underlay so that two clouds with distinct underlays get
+    distinct external networks: an underlay in 198.18.0.0/16 maps to the same
+    place in 198.19.0.0/16 (a /24), any other to the /24 after it; IPv6 takes
+    the /64 after the underlay's prefix."""
+    v4 = underlay.ipv4
+    if v4.subnet_of(BENCHMARK_V4):
+        base = int(BENCHMARK_V4_NEXT.network_address) + (int(v4.network_address) - int(BENCHMARK_V4.network_address))
+    else:
+        base = int(v4.broadcast_address) + 1
+    ext4 = IPv4Network((base & ~0xFF & 0xFFFFFFFF, 24))
+    ext6 = IPv6Network((int(underlay.ipv6.broadcast_address) + 1, 64), strict=False)
+    return ext4, ext6
+
+
+@dataclass(frozen=True)
+class External:
+    """The flat external network: its bridge is in the machine's namespace,
+    the machine takes its first address, routers' gateways and floating IPs
+    take the others."""
+
+    ipv4: IPv4Network
+    ipv6: IPv6Network
+
+
 @dataclass(frozen=True)
 class CephSettings:
     """Pool and recovery settings of the reference cloud's Ceph cluster."""
@@ -154,6 +184,13 @@ class Topology:
     ceph: CephSettings
     control: Host
     racks: tuple[Rack, ...]
+    external_networks: External | None = None  # None: derived from the underlay
+
+    @property
+    def external(self) -> External:
+        if self.external_networks is not None:
+            return self.external_networks
+        return External(*default_external(self.underlay))
 
     def __post_init__(self) -> None:
         # Guard hand-built topologies: the address plan relies on these.
@@ -240,7 +277,7 @@ def parse_topology(text: str, path: str | os.PathLike[str] = "<string>") -> Topo
 
 
 def _parse(root: Node) -> Topology:
-    top = check_keys(root, allowed=("underlay", "ceph", "control"), required=("racks",))
+    top = check_keys(root, allowed=("underlay", "ceph", "control", "external"), required=("racks",))
     underlay_node = get_mapping(root, "underlay")
     underlay = _parse_underlay(underlay_node)
     ceph = _parse_ceph(get_mapping(root, "ceph"))
@@ -291,6 +328,7 @@ def _parse(root: Node) -> Topology:
         )
 
     _check_subnets(underlay, underlay_node, racks_node, host_count=index)
+    external = _parse_external(get_mapping(root, "external"), underlay)
 
     return Topology(
         path=root.path,
@@ -298,6 +336,7 @@ def _parse(root: Node) -> Topology:
         ceph=ceph,
         control=control,
         racks=tuple(racks),
+        external_networks=external,
     )
 
 
@@ -393,6 +432,26 @@ def _parse_underlay(node: Node | None) -> Underlay:
     ipv6 = _network(fields["ipv6"], 6) if "ipv6" in fields else DEFAULT_IPV6
     mtu = get_int(node, "mtu", DEFAULT_MTU, min=MTU_MIN, max=MTU_MAX)
     return Underlay(ipv4, ipv6, mtu)  # type: ignore[arg-type]
+
+
+def _parse_external(node: Node | None, underlay: Underlay) -> External:
+    ext4, ext6 = default_external(underlay)
+    if node is None:
+        return External(ext4, ext6)
+    fields = check_keys(node, allowed=("ipv4", "ipv6"))
+    if "ipv4" in fields:
+        ext4 = _network(fields["ipv4"], 4)  # type: ignore[assignment]
+        if ext4.num_addresses < 8:
+            raise fields["ipv4"].error(f"the external network {ext4} is too small: use a /29 or larger")
+        if ext4.overlaps(underlay.ipv4):
+            raise fields["ipv4"].error(f"the external network {ext4} overlaps the underlay {underlay.ipv4}")
+    if "ipv6" in fields:
+        ext6 = _network(fields["ipv6"], 6)  # type: ignore[assignment]
+        if ext6.prefixlen != 64:
+            raise fields["ipv6"].error(f"the external IPv6 network must be a /64 (SLAAC), got {ext6}")
+        if ext6.overlaps(underlay.ipv6):
+            raise fields["ipv6"].error(f"the external network {ext6} overlaps the underlay {underlay.ipv6}")
+    return External(ext4, ext6)
 
 
 def _network(node: Node, version: int) -> IPv4Network | IPv6Network:

@@ -271,7 +271,7 @@ def test_missing_file(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     text = "colour: blue\n" + BASE
     err = refused(tmp_path, text, line=1, key="colour", match="unknown key 'colour'")
-    assert "allowed keys: ceph, control, racks, underlay" in err.message
+    assert "allowed keys: ceph, control, external, racks, underlay" in err.message
 
 
 @pytest.mark.parametrize(
@@ -587,3 +587,32 @@ def test_wrong_types(tmp_path, old, new, needle, key, match):
 
 def test_racks_must_be_a_list(tmp_path):
     refused(tmp_path, "racks:\n  r1: {}\n", line=2, key="racks", match="expected a list, got a mapping")
+
+
+# -- the external network ---------------------------------------------------------
+
+
+def test_external_network_defaults_follow_the_underlay():
+    from octoprobe.reference_impl.topology import Underlay, default_external
+    import ipaddress
+    ext4, ext6 = default_external(Underlay(ipaddress.IPv4Network("198.18.20.0/24"),
+                                           ipaddress.IPv6Network("fd6f:6374:6f20::/64")))
+    assert str(ext4) == "198.19.20.0/24" and str(ext6) == "fd6f:6374:6f20:1::/64"
+    ext4, _ = default_external(Underlay(ipaddress.IPv4Network("10.1.2.0/24"), ipaddress.IPv6Network("fd00::/64")))
+    assert str(ext4) == "10.1.3.0/24"
+
+
+def test_external_network_can_be_set_and_is_checked(tmp_path):
+    from octoprobe.config_yaml import ConfigError
+    from octoprobe.reference_impl.topology import default_topology_path, load_topology
+    base = default_topology_path().read_text()
+    good = tmp_path / "good.yaml"
+    good.write_text(base + "\nexternal:\n  ipv4: 203.0.113.0/24\n  ipv6: 'fd00:1::/64'\n")
+    assert str(load_topology(good).external.ipv4) == "203.0.113.0/24"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(base + "\nexternal:\n  ipv4: 198.18.0.0/25\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:\d+.*overlaps the underlay"):
+        load_topology(bad)
+    bad.write_text(base + "\nexternal:\n  ipv6: 'fd00:1::/56'\n")
+    with pytest.raises(ConfigError, match="must be a /64"):
+        load_topology(bad)
