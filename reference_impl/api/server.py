@@ -33,9 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", required=True, help="the address to listen on and to publish")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--token-ttl", type=float, default=DEFAULT_TOKEN_TTL)
+    parser.add_argument("--db", type=Path, default=None, help="the SQLite file (default <state>/api/api.db)")
     args = parser.parse_args(argv)
     settings = ApiSettings(state_dir=args.state_dir, prefix=args.prefix, host=args.host, port=args.port,
-                           token_ttl=args.token_ttl)
+                           token_ttl=args.token_ttl, database=args.db)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     app = make_app(settings)

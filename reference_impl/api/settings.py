@@ -19,6 +19,7 @@ class ApiSettings:
     port: int = DEFAULT_PORT
     region: str = DEFAULT_REGION
     token_ttl: float = DEFAULT_TOKEN_TTL
+    database: Path | None = None  # default <state>/api/api.db
 
     @property
     def base_url(self) -> str:
@@ -30,7 +31,7 @@ class ApiSettings:
 
     @property
     def db_path(self) -> Path:
-        return self.api_dir / "api.db"
+        return Path(self.database) if self.database is not None else self.api_dir / "api.db"
 
     @property
     def log_path(self) -> Path:

@@ -1,0 +1,80 @@
+"""The API's part of ``octoprobe cloud up`` and ``cloud down``.
+
+``up``: seed identity (projects, users, roles), provision the default
+networking, register the guest image as a public Glance image, start the
+API process and merge the three cloud entries into ``clouds.yaml``
+(``OCTOPROBE_CLOUDS_YAML`` names another file; ``none`` skips it).
+``down``: stop the API process (its state stays for the next ``up``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from .bootstrap import ACCOUNTS, bootstrap
+from .clouds_yaml import default_clouds_yaml, merge_clouds_yaml
+from .db import Database
+from .identity_store import IdentityStore
+from .process import ApiProcess
+from .provision import provision_networking
+from .services import all_schemas
+from .settings import DEFAULT_PORT, ApiSettings
+
+
+def api_settings(cloud: Any) -> ApiSettings:
+    v4, _ = cloud.topology.machine_address()
+    return ApiSettings(state_dir=Path(cloud.paths.root), prefix=cloud.prefix, host=str(v4.ip), port=DEFAULT_PORT)
+
+
+def clouds_yaml_path(env: Mapping[str, str] = os.environ) -> Path | None:
+    value = env.get("OCTOPROBE_CLOUDS_YAML")
+    if value is None or value == "":
+        return default_clouds_yaml()
+    if value.lower() == "none":
+        return None
+    return Path(value).expanduser()
+
+
+def api_up(cloud: Any) -> ApiSettings:
+    settings = api_settings(cloud)
+    entries = bootstrap(settings, clouds_yaml=None, schemas=all_schemas())
+    db = Database.open(settings.db_path, all_schemas())
+    try:
+        store = IdentityStore(db, token_ttl=settings.token_ttl)
+        projects = [store.project_by_name(a.project, "default")["id"] for a in ACCOUNTS]
+        admin_project = projects[0]
+        provision_networking(cloud.network(), cloud.topology, projects, progress=cloud.progress)
+        _register_guest_image(db, cloud, admin_project)
+    finally:
+        db.close()
+    ApiProcess(settings, progress=cloud.progress).start()
+    path = clouds_yaml_path()
+    if path is not None:
+        merge_clouds_yaml(path, entries)
+        cloud.progress(f"api: clouds {', '.join(entries)} written to {path}")
+    return settings
+
+
+def _register_guest_image(db: Database, cloud: Any, owner_project_id: str) -> None:
+    from . import image
+    register = getattr(image, "register_existing_image", None)
+    if register is None:  # the image service is not there yet
+        return
+    compute = cloud.compute()
+    guest = next((i for i in compute.list_images() if i.source.startswith("guest-build")), None)
+    if guest is not None:
+        register(db, guest, name=guest.name, owner_project_id=owner_project_id, visibility="public")
+
+
+def api_down(cloud: Any) -> None:
+    ApiProcess(api_settings(cloud), progress=cloud.progress).stop()
+
+
+def api_status(cloud: Any) -> dict:
+    settings = api_settings(cloud)
+    process = ApiProcess(settings)
+    pids = process.pids()
+    return {"url": settings.base_url, "running": bool(pids), "answering": bool(pids) and process.healthy(),
+            "pids": pids, "log": str(settings.log_path)}
