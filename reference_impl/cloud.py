@@ -19,7 +19,7 @@ from typing import Callable
 
 import yaml
 
-from octoprobe.ceph import CephClient, wait_for_clean
+from octoprobe.ceph import CephClient, PgStatsFlushTimeout, wait_for_clean
 from octoprobe.shell import CommandError, LocalRunner
 
 from . import processes
@@ -33,6 +33,7 @@ from .underlay import Underlay
 LOCK_TIMEOUT = 600.0
 OWNERS_DIR = Path("/run/octoprobe")
 STATUS_TIMEOUT = 10.0
+FLUSH_TIMEOUT = 60.0
 
 
 class CloudError(RuntimeError):
@@ -131,6 +132,9 @@ class Cloud:
             self.ceph.ensure_pools()
             self.progress("ceph: waiting until every OSD is up and in and every PG is active+clean")
             self._wait_osds_up()
+            # the PG map in `ceph status` lags the OSD map: without this a
+            # restarted OSD's PGs still read active+clean from old stats
+            self._flush_pg_stats()
             result = wait_for_clean(self.client(), no_progress_timeout=settle_timeout, poll_interval=1.0)
             self.progress(f"ceph: active+clean after {result.elapsed:.1f}s")
             compute = self.compute()
@@ -151,6 +155,45 @@ class Cloud:
                     f"({status.osds.in_} in); see the logs in {self.paths.log}"
                 )
             time.sleep(1.0)
+
+    def _flush_pg_stats(self, timeout: float = FLUSH_TIMEOUT, attempts: int = 4) -> None:
+        """Have every up OSD flush its PG stats and wait until the monitors
+        have them (:meth:`CephClient.flush_pg_stats`), so that the next
+        ``ceph status`` is current.
+
+        ``_wait_osds_up`` can pass before a restarted OSD has booted (a killed
+        OSD stays up in the OSD map until its peers report it), and an OSD
+        that boots re-peers its PGs: so when the OSD map changed during the
+        flush, the flush is done again. An OSD that goes down meanwhile makes
+        the flush fail; it is done again with the OSDs then up, and
+        ``wait_for_clean`` (which allows for progress) judges the cluster.
+        Only a flush that fails every time is an error."""
+        client = self.client()
+        start = time.monotonic()
+        last_error = ""
+        flushed = False
+        for _ in range(attempts):
+            before = client.status().osds.epoch
+            up = [o.id for o in client.osd_tree() if o.up]
+            try:
+                client.flush_pg_stats(up, timeout=timeout)
+            except (CommandError, PgStatsFlushTimeout) as exc:
+                last_error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+                self.progress(f"ceph: flushing the PG stats of {len(up)} OSDs failed ({last_error}); again")
+                time.sleep(1.0)
+                continue
+            flushed = True
+            after = client.status().osds.epoch
+            if after == before:
+                self.progress(f"ceph: PG stats of {len(up)} OSDs flushed in {time.monotonic() - start:.1f}s")
+                return
+            self.progress(f"ceph: the OSD map changed while flushing PG stats (e{before} -> e{after}); again")
+        if not flushed:
+            raise CloudError(f"ceph: could not flush the OSDs' PG stats in {attempts} attempts: {last_error}; "
+                             f"see the logs in {self.paths.log}")
+        # the map keeps changing (OSDs booting, PGs remapped): the last flush
+        # is recent and wait_for_clean follows the cluster from here
+        self.progress(f"ceph: PG stats flushed; the OSD map was still changing after {attempts} flushes")
 
     def _claim_prefix(self) -> None:
         """Kernel objects are global: refuse to share a prefix with a cloud in

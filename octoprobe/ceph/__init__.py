@@ -3,11 +3,12 @@
 - :mod:`.model` — frozen dataclasses (ClusterStatus, OsdTree, PgInfo, …)
 - :mod:`.parse` — pure parsers, one per command output
 - :mod:`.client` — :class:`CephClient` over the ``ceph`` CLI through a Runner
+  (and :meth:`CephClient.flush_pg_stats`, to make ``ceph status`` current)
 - :mod:`.rbd` — :class:`RbdClient` over the ``rbd`` CLI
 - :mod:`.wait` — :func:`wait_for_clean`, with a no-progress deadline
 """
 
-from .client import CephClient, ClusterSnapshot
+from .client import CephClient, ClusterSnapshot, PgStatsFlushTimeout
 from .model import (
     Capacity,
     ClusterStatus,
@@ -36,7 +37,9 @@ from .parse import (
     CephParseError,
     parse_crush_rule_dump,
     parse_df,
+    parse_flush_pg_stats,
     parse_health_detail,
+    parse_last_stat_seq,
     parse_osd_df,
     parse_osd_tree,
     parse_pgs_brief,
@@ -72,6 +75,7 @@ __all__ = [
     "OsdUsage",
     "ParentRef",
     "PgInfo",
+    "PgStatsFlushTimeout",
     "PgSummary",
     "PoolInfo",
     "PoolStats",
@@ -82,7 +86,9 @@ __all__ = [
     "WaitResult",
     "parse_crush_rule_dump",
     "parse_df",
+    "parse_flush_pg_stats",
     "parse_health_detail",
+    "parse_last_stat_seq",
     "parse_osd_df",
     "parse_osd_tree",
     "parse_pgs_brief",

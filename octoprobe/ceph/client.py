@@ -19,9 +19,9 @@ import math
 import shlex
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from ..shell import Runner
+from ..shell import CommandError, Runner
 from . import parse
 from .model import (
     ClusterStatus,
@@ -33,7 +33,7 @@ from .model import (
     PgInfo,
     PoolInfo,
 )
-from .parse import CephParseError
+from .parse import CephError, CephParseError
 
 
 def decode_json(command: str, stdout: str) -> Any:
@@ -86,6 +86,21 @@ class CephTool:
 
     def base_argv(self) -> list[str]:
         return [self.binary, *auth_args(self.conf, self.name, self.keyring)]
+
+
+class PgStatsFlushTimeout(CephError, TimeoutError):
+    """:meth:`CephClient.flush_pg_stats` ran out of time: the monitors have
+    not seen the flushed PG stats of every OSD. ``pending`` maps each OSD
+    still behind to ``(needed, last seen)`` sequence numbers (``last seen`` is
+    ``None`` when ``ceph osd last-stat-seq`` never answered for it);
+    ``last_error`` is the last failure of that command, if any."""
+
+    def __init__(self, message: str, *, pending: dict[int, tuple[int, int | None]],
+                 timeout: float, last_error: str | None = None):
+        super().__init__(message)
+        self.pending = pending
+        self.timeout = timeout
+        self.last_error = last_error
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,12 @@ class CephClient(CephTool):
         result = self.runner.run(self.argv(*args), timeout=timeout or self.timeout)
         return decode_json(f"{self.binary} {shlex.join(args)}", result.stdout)
 
+    def text(self, *args: str, timeout: float | None = None) -> str:
+        """Run ``ceph ARGS`` with Ceph's plain output and return its stdout,
+        for the few commands whose JSON output is empty or useless."""
+        argv = [*self.base_argv(), "--connect-timeout", str(max(1, math.ceil(self.timeout))), *args]
+        return self.runner.run(argv, timeout=timeout or self.timeout).stdout
+
     # -------------------------------------------------------------- models
 
     def status(self) -> ClusterStatus:
@@ -193,6 +214,90 @@ class CephClient(CephTool):
             pgs=self.pgs(),
             taken_at=taken_at,
         )
+
+    # ------------------------------------------------------------- PG stats
+
+    def flush_pg_stats(
+        self,
+        osd_ids: Iterable[int] | None = None,
+        *,
+        timeout: float = 60.0,
+        poll_interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> dict[int, int]:
+        """Make ``ceph status`` current: every OSD in ``osd_ids`` (default:
+        every OSD that is up now) sends its PG stats to the manager, and this
+        waits until the monitors have them — as Ceph's QA does
+        (teuthology's ``ceph_manager.flush_pg_stats``).
+
+        Without it, the PG map in ``ceph status`` can lag the OSD map by a
+        stats period: just after an OSD restarted its PGs are still shown
+        active+clean from the stats of before, though they are peering.
+
+        Runs ``ceph tell osd.N flush_pg_stats`` for each OSD (it answers with a
+        sequence number), then polls ``ceph osd last-stat-seq osd.N`` until it
+        reaches that number. Returns ``{osd: sequence number}``.
+
+        ``timeout`` is one deadline for all of it. A ``tell`` that fails (the
+        OSD is down or unknown) raises :class:`~octoprobe.shell.CommandError`;
+        a failing ``last-stat-seq`` (the manager restarting) is retried until
+        the deadline; past the deadline :class:`PgStatsFlushTimeout` is raised.
+        """
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if poll_interval < 0:
+            raise ValueError("poll_interval must not be negative")
+        start = clock()
+        deadline = start + timeout
+        if osd_ids is None:
+            osd_ids = [o.id for o in self.osd_tree() if o.up]
+        osds = sorted(set(int(i) for i in osd_ids))
+
+        def remaining() -> float:
+            return deadline - clock()
+
+        def command_timeout() -> float:
+            return max(1.0, min(self.timeout, remaining()))
+
+        def timed_out(pending: dict[int, tuple[int, int | None]], last_error: str | None) -> PgStatsFlushTimeout:
+            behind = ", ".join(
+                f"osd.{o} at {'?' if got is None else got} < {need}" for o, (need, got) in sorted(pending.items())
+            )
+            message = (f"the monitors did not get the flushed PG stats within {timeout:g}s "
+                       f"({clock() - start:.1f}s elapsed): {behind}")
+            if last_error:
+                message += f"; last error: {last_error}"
+            return PgStatsFlushTimeout(message, pending=pending, timeout=timeout, last_error=last_error)
+
+        needed: dict[int, int] = {}
+        for osd in osds:
+            if remaining() <= 0:
+                raise timed_out({o: (0, None) for o in osds if o not in needed}, None)
+            doc = self.command("tell", f"osd.{osd}", "flush_pg_stats", timeout=command_timeout())
+            needed[osd] = parse.parse_flush_pg_stats(doc, osd)
+
+        pending: dict[int, tuple[int, int | None]] = {o: (need, None) for o, need in needed.items()}
+        last_error: str | None = None
+        while True:
+            for osd in sorted(pending):
+                need, _ = pending[osd]
+                try:
+                    out = self.text("osd", "last-stat-seq", f"osd.{osd}", timeout=command_timeout())
+                except CommandError as exc:
+                    last_error = str(exc)
+                    continue
+                got = parse.parse_last_stat_seq(out, osd)
+                if got >= need:
+                    del pending[osd]
+                else:
+                    pending[osd] = (need, got)
+            if not pending:
+                return needed
+            left = remaining()
+            if left <= 0:
+                raise timed_out(pending, last_error)
+            sleep(max(0.0, min(poll_interval, left)))
 
     def __repr__(self) -> str:
         return f"CephClient({self.runner!r}, conf={self.conf!r}, name={self.name!r})"

@@ -621,3 +621,43 @@ def parse_rbd_snap_ls(doc: Any) -> tuple[RbdSnapshot, ...]:
             )
         )
     return tuple(out)
+
+
+# ---------------------------------------------------------------- PG stats flush
+
+
+def parse_flush_pg_stats(doc: Any, osd: int | str = "N") -> int:
+    """``ceph tell osd.N flush_pg_stats --format json``: the sequence number
+    of the PG stats the OSD has just sent to the manager.
+
+    Pacific prints the bare number (a newline, then e.g. ``51539607563``);
+    the value is also accepted as ``{"stat_seq": N}``, the shape the XML
+    output (``<stat_seq>…</stat_seq>``) suggests other releases may use.
+    """
+    r = _Reader(f"ceph tell osd.{osd} flush_pg_stats")
+    if doc is None:
+        r.fail("no output (expected a stat sequence number)")
+    if isinstance(doc, dict):
+        seq = r.req(doc, "stat_seq", int)
+    else:
+        seq = r.coerce(doc, int, "the stat sequence number")
+    if seq < 0:
+        r.fail(f"negative stat sequence number {seq}")
+    return seq
+
+
+def parse_last_stat_seq(text: str, osd: int | str = "N") -> int:
+    """``ceph osd last-stat-seq osd.N`` (plain output): the sequence number
+    of the last PG stats from that OSD that the monitors have; ``0`` for an
+    OSD that never reported.
+
+    It takes the *plain* text: with ``--format json`` Pacific prints nothing
+    but a newline (see ``tests/unit/data/ceph/osd_last_stat_seq_json.txt``).
+    """
+    r = _Reader(f"ceph osd last-stat-seq osd.{osd}")
+    value = text.strip()
+    if not value:
+        r.fail("no output (expected a stat sequence number)")
+    if not value.isdigit():
+        r.fail(f"expected a stat sequence number, got {value[:80]!r}")
+    return int(value)

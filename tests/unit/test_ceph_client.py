@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import pytest
 
-from octoprobe.ceph import CephClient, CephParseError, RbdClient, model
+from octoprobe.ceph import CephClient, CephParseError, PgStatsFlushTimeout, RbdClient, model
 from octoprobe.ceph.rbd import image_spec
 from octoprobe.shell import CommandError, Result
 
@@ -161,6 +161,165 @@ def test_per_call_timeout(client, runner):
 def test_bad_timeout():
     with pytest.raises(ValueError):
         CephClient(FakeRunner({}), timeout=0)
+
+
+# ---------------------------------------------------------------- flush_pg_stats
+
+FLUSHED = 51539607563  # tell_osd_flush_pg_stats.json
+BEHIND = 51539607561   # osd_last_stat_seq.txt
+
+
+class ScriptedRunner(FakeRunner):
+    """A FakeRunner whose answers may be lists, played in order (the last
+    one repeats), for commands polled until they change."""
+
+    def __init__(self, table):
+        super().__init__({k: v for k, v in table.items() if not isinstance(v, list)})
+        self.scripts = {k: list(v) for k, v in table.items() if isinstance(v, list)}
+
+    def run(self, argv, *, timeout, check=True, input=None, env=None) -> Result:
+        script = self.scripts.get(self.words(argv))
+        if script:
+            self.table[self.words(argv)] = script.pop(0) if len(script) > 1 else script[0]
+        return super().run(argv, timeout=timeout, check=check, input=input, env=env)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def seq_text(n: int) -> tuple[int, str, str]:
+    return (0, f"{n}\n", "")
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+def flush_client(table) -> CephClient:
+    return CephClient(ScriptedRunner(table), conf=CONF, keyring=KEYRING, timeout=10)
+
+
+def test_flush_pg_stats_tells_then_waits_for_the_monitors(clock):
+    client = flush_client({
+        ("tell", "osd.0", "flush_pg_stats"): ok("tell_osd_flush_pg_stats.json"),
+        ("tell", "osd.2", "flush_pg_stats"): (0, "\n51539607570", ""),
+        ("osd", "last-stat-seq", "osd.0"): [ok("osd_last_stat_seq.txt"), ok("osd_last_stat_seq.txt"),
+                                            seq_text(FLUSHED)],
+        ("osd", "last-stat-seq", "osd.2"): [seq_text(51539607571)],
+    })
+    got = client.flush_pg_stats([2, 0, 2], timeout=30, poll_interval=0.5, clock=clock, sleep=clock.sleep)
+    assert got == {0: FLUSHED, 2: 51539607570}
+    words = [FakeRunner.words(a) for a, _ in client.runner.calls]
+    assert words == [
+        ("tell", "osd.0", "flush_pg_stats"), ("tell", "osd.2", "flush_pg_stats"),
+        ("osd", "last-stat-seq", "osd.0"), ("osd", "last-stat-seq", "osd.2"),
+        ("osd", "last-stat-seq", "osd.0"),
+        ("osd", "last-stat-seq", "osd.0"),
+    ]
+    assert clock.sleeps == [0.5, 0.5]
+    # the tell is JSON; last-stat-seq is plain (its JSON output is empty)
+    tell, poll = client.runner.calls[0][0], client.runner.calls[2][0]
+    assert tell[-2:] == ("--format", "json")
+    assert poll == ("ceph", "--conf", CONF, "--name", "client.admin", "--keyring", KEYRING,
+                    "--connect-timeout", "10", "osd", "last-stat-seq", "osd.0")
+
+
+def test_flush_pg_stats_defaults_to_the_up_osds(clock):
+    client = flush_client({
+        ("osd", "tree"): ok("osd_tree_one_down.json"),  # osd.2 down
+        ("tell", "osd.0", "flush_pg_stats"): ok("tell_osd_flush_pg_stats.json"),
+        ("tell", "osd.1", "flush_pg_stats"): ok("tell_osd_flush_pg_stats.json"),
+        ("osd", "last-stat-seq", "osd.0"): seq_text(FLUSHED),
+        ("osd", "last-stat-seq", "osd.1"): seq_text(FLUSHED + 1),
+    })
+    assert client.flush_pg_stats(clock=clock, sleep=clock.sleep) == {0: FLUSHED, 1: FLUSHED}
+    assert clock.sleeps == []
+
+
+def test_flush_pg_stats_of_no_osd_is_a_no_op(clock):
+    client = flush_client({})
+    assert client.flush_pg_stats([], clock=clock, sleep=clock.sleep) == {}
+    assert client.runner.calls == []
+
+
+def test_flush_pg_stats_times_out_with_what_is_behind(clock):
+    client = flush_client({
+        ("tell", "osd.0", "flush_pg_stats"): ok("tell_osd_flush_pg_stats.json"),
+        ("tell", "osd.1", "flush_pg_stats"): ok("tell_osd_flush_pg_stats.json"),
+        ("osd", "last-stat-seq", "osd.0"): ok("osd_last_stat_seq.txt"),  # stays behind
+        ("osd", "last-stat-seq", "osd.1"): seq_text(FLUSHED),
+    })
+    with pytest.raises(PgStatsFlushTimeout) as err:
+        client.flush_pg_stats([0, 1], timeout=5, poll_interval=2, clock=clock, sleep=clock.sleep)
+    assert err.value.pending == {0: (FLUSHED, BEHIND)}
+    assert err.value.timeout == 5 and err.value.last_error is None
+    assert f"osd.0 at {BEHIND} < {FLUSHED}" in str(err.value) and "within 5s" in str(err.value)
+    assert isinstance(err.value, TimeoutError)
+    assert clock.now == 105.0  # no later than the deadline: sleeps 2, 2, then 1
+    assert clock.sleeps == [2, 2, 1]
+    # every command's own timeout stays within what is left of the deadline
+    polls = [(FakeRunner.words(a), t) for a, t in client.runner.calls]
+    assert polls[-1] == (("osd", "last-stat-seq", "osd.0"), 1.0)
+    assert all(t <= 10 for _, t in polls)
+
+
+def test_flush_pg_stats_retries_a_failing_poll(clock):
+    mgr_gone = (1, "", "Error ETIMEDOUT: connection timed out\n")
+    client = flush_client({
+        ("tell", "osd.3", "flush_pg_stats"): ok("tell_osd_flush_pg_stats.json"),
+        ("osd", "last-stat-seq", "osd.3"): [mgr_gone, seq_text(FLUSHED)],
+    })
+    assert client.flush_pg_stats([3], clock=clock, sleep=clock.sleep) == {3: FLUSHED}
+
+    client = flush_client({
+        ("tell", "osd.3", "flush_pg_stats"): ok("tell_osd_flush_pg_stats.json"),
+        ("osd", "last-stat-seq", "osd.3"): mgr_gone,
+    })
+    with pytest.raises(PgStatsFlushTimeout) as err:
+        client.flush_pg_stats([3], timeout=3, clock=clock, sleep=clock.sleep)
+    assert err.value.pending == {3: (FLUSHED, None)}
+    assert "osd.3 at ? <" in str(err.value) and "ETIMEDOUT" in err.value.last_error
+
+
+@pytest.mark.parametrize("osd, rc, stderr, message", [
+    (99, 2, "tell_osd_missing.stderr.txt", "ENOENT: problem getting command descriptions from osd.99"),
+    (4, 6, "tell_osd_down.stderr.txt", "ENXIO: problem getting command descriptions from osd.4"),
+])
+def test_flush_pg_stats_of_a_missing_or_down_osd_is_a_command_error(clock, osd, rc, stderr, message):
+    client = flush_client({
+        ("tell", f"osd.{osd}", "flush_pg_stats"): (rc, "", recorded(stderr)),
+    })
+    with pytest.raises(CommandError, match=message) as err:
+        client.flush_pg_stats([osd], clock=clock, sleep=clock.sleep)
+    assert err.value.result.returncode == rc
+
+
+def test_flush_pg_stats_bad_output_is_a_parse_error(clock):
+    client = flush_client({
+        ("tell", "osd.0", "flush_pg_stats"): ok("tell_osd_flush_pg_stats.json"),
+        ("osd", "last-stat-seq", "osd.0"): ok("osd_last_stat_seq_json.txt"),  # the empty JSON form
+    })
+    with pytest.raises(CephParseError, match="no output"):
+        client.flush_pg_stats([0], clock=clock, sleep=clock.sleep)
+
+
+def test_flush_pg_stats_bad_arguments():
+    client = flush_client({})
+    with pytest.raises(ValueError):
+        client.flush_pg_stats([0], timeout=0)
+    with pytest.raises(ValueError):
+        client.flush_pg_stats([0], poll_interval=-1)
 
 
 # ---------------------------------------------------------------- rbd

@@ -520,3 +520,50 @@ def test_models_are_frozen():
     with pytest.raises(AttributeError):
         s.fsid = "x"  # type: ignore[misc]
     assert copy.deepcopy(s) == s
+
+
+# ---------------------------------------------------------------- PG stats flush
+
+
+def test_flush_pg_stats_sequence_number():
+    # Pacific prints a newline and the bare number, even with --format json
+    text = (DATA / "tell_osd_flush_pg_stats.json").read_text()
+    assert text.startswith("\n")
+    seq = parse.parse_flush_pg_stats(json.loads(text), 2)
+    assert seq == 51539607563
+    assert seq >> 32 == 12  # an OSD map epoch in the high 32 bits, a counter in the low ones
+    assert parse.parse_flush_pg_stats({"stat_seq": 7}) == 7
+    assert parse.parse_flush_pg_stats("42") == 42
+
+
+@pytest.mark.parametrize("doc, problem", [
+    (None, "no output"),
+    ([1], "should be an integer"),
+    ({"seq": 1}, "missing stat_seq"),
+    (-1, "negative"),
+    (True, "should be an integer"),
+])
+def test_flush_pg_stats_bad_output(doc, problem):
+    with pytest.raises(CephParseError) as err:
+        parse.parse_flush_pg_stats(doc, 3)
+    assert err.value.command == "ceph tell osd.3 flush_pg_stats"
+    assert problem in str(err.value)
+
+
+def test_last_stat_seq():
+    assert parse.parse_last_stat_seq((DATA / "osd_last_stat_seq.txt").read_text(), 2) == 51539607561
+    # an OSD the monitors have no stats from (osd.99 does not exist)
+    assert parse.parse_last_stat_seq((DATA / "osd_last_stat_seq_never_reported.txt").read_text()) == 0
+
+
+def test_last_stat_seq_json_output_is_empty_hence_plain():
+    # why the client asks for the plain output: the JSON one is a bare newline
+    with pytest.raises(CephParseError, match="no output") as err:
+        parse.parse_last_stat_seq((DATA / "osd_last_stat_seq_json.txt").read_text(), 2)
+    assert err.value.command == "ceph osd last-stat-seq osd.2"
+
+
+@pytest.mark.parametrize("text", ["", "  \n", "-5\n", "12 34\n", "Error EINVAL\n", "0x10"])
+def test_last_stat_seq_bad_output(text):
+    with pytest.raises(CephParseError):
+        parse.parse_last_stat_seq(text)
