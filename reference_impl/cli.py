@@ -127,6 +127,11 @@ def format_status(report: dict) -> str:
             f"compute: {comp['servers']} servers ({states}), {comp['qemu_processes']} QEMU processes "
             f"({_mib(comp['qemu_rss_bytes'])}), {comp['images']} images"
         )
+    api = report.get("api")
+    if api:
+        state = "answering" if api["answering"] else "running, not answering" if api["running"] else "stopped"
+        lines.append(f"api: {api['url']} {state} (log {api['log']}); "
+                     "clouds: octoprobe-admin, octoprobe, octoprobe-alt")
     ceph = report["ceph"]
     if ceph is None:
         lines.append("ceph: monitor not running")

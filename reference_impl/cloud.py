@@ -24,6 +24,7 @@ from octoprobe.shell import CommandError, LocalRunner
 
 from . import processes
 from .ceph_cluster import CephCluster
+from .api.lifecycle import api_down, api_status, api_up
 from .compute import ComputeService, teardown_all_vms
 from .network import NetworkPlane, teardown_all
 from .state import CloudPaths, StateLock, check_prefix
@@ -140,6 +141,7 @@ class Cloud:
             compute = self.compute()
             compute.ensure_guest_image()
             compute.restore()
+            api_up(self)
             self.progress("cloud is up")
 
     def _wait_osds_up(self, timeout: float = 120.0) -> None:
@@ -224,7 +226,9 @@ class Cloud:
     # -- down -------------------------------------------------------------------
     def down(self, *, purge: bool = False) -> None:
         with StateLock(self.paths.lock, timeout=LOCK_TIMEOUT, on_wait=self.progress):
-            # VMs first: a QEMU holds RBD images and taps
+            # the API first: nothing may start a VM while we stop them
+            api_down(self)
+            # then the VMs: a QEMU holds RBD images and taps
             teardown_all_vms(self.prefix, self.paths.root, purge=purge, progress=self.progress)
             stopped = self.ceph.stop()
             self.progress(f"ceph: stopped {len(stopped)} daemons")
@@ -246,6 +250,7 @@ class Cloud:
                 for f in (self.paths.instance, self.paths.topology, base_topology_path(self.paths)):
                     f.unlink(missing_ok=True)
                 shutil.rmtree(self.paths.root / "chaos", ignore_errors=True)  # the chaos suite's fault journal
+                shutil.rmtree(self.paths.root / "api", ignore_errors=True)  # the API's database and passwords
                 self.progress(f"purged the cluster's data in {self.paths.root}")
 
     # -- capacity ---------------------------------------------------------------
@@ -397,6 +402,7 @@ class Cloud:
             "daemons_rss_bytes": sum(d.rss_bytes for d in daemons),
             "network": self.network().status(),
             "compute": self.compute().status(),
+            "api": api_status(self),
             "ceph": None,
         }
         mon_running = any(d.running and d.daemon.kind == "mon" for d in daemons)
