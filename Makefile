@@ -17,9 +17,10 @@ STAMP := $(VENV)/.installed
 #   iperf3          overlay throughput (bench/network_overlay.py, later the perf suite)
 #   qemu-system-x86, qemu-block-extra  the VMs, and QEMU's rbd block driver
 #   genisoimage, cpio, e2fsprogs       the config drive, the guest's initramfs and root image
+#   qemu-utils                         qemu-img: the image API converts qcow2 uploads to raw once
 DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd python3-venv \
                    iproute2 iputils-ping procps psmisc dnsmasq-base nftables busybox iperf3 \
-                   qemu-system-x86 qemu-block-extra genisoimage cpio e2fsprogs
+                   qemu-system-x86 qemu-block-extra qemu-utils genisoimage cpio e2fsprogs
 
 # only for `make test`: the HTML report is checked in a real headless browser;
 # the SSH fault driver is pointed at an sshd inside a reference-cloud host
