@@ -65,7 +65,8 @@ def _register_guest_image(db: Database, cloud: Any, owner_project_id: str) -> No
     compute = cloud.compute()
     guest = next((i for i in compute.list_images() if i.source.startswith("guest-build")), None)
     if guest is not None:
-        register(db, guest, name=guest.name, owner_project_id=owner_project_id, visibility="public")
+        register(db, guest, name=guest.name, owner_project_id=owner_project_id, visibility="public",
+                 rbd=compute.rbd)
 
 
 def api_down(cloud: Any) -> None:

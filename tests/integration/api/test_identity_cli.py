@@ -22,7 +22,7 @@ def test_token_issue_and_catalog_list(api_cloud):
 
 
 def test_projects_are_isolated_and_admin_sees_all(api_cloud):
-    alt = api_cloud.openstack("project", "list", cloud="octoprobe-alt")
+    alt = api_cloud.openstack("project", "list", "--my-projects", cloud="octoprobe-alt")
     assert [p["Name"] for p in alt] == ["alt_demo"]
     admin = api_cloud.openstack("project", "list", cloud="octoprobe-admin")
     assert {p["Name"] for p in admin} >= {"admin", "demo", "alt_demo"}

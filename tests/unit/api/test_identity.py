@@ -136,8 +136,12 @@ def test_members_cannot_administer(api):
     assert api.client.post("/identity/v3/projects", json={"project": {"name": "p2"}}, headers=h).status_code == 403
     assert api.client.get("/identity/v3/users", headers=h).status_code == 403
     assert api.client.get(f"/identity/v3/users/{api.admin.user_id}", headers=h).status_code == 403
-    own = api.client.get("/identity/v3/projects", headers=h).json()["projects"]
+    assert api.client.get("/identity/v3/projects", headers=h).status_code == 403
+    own = api.client.get("/identity/v3/auth/projects", headers=h).json()["projects"]
     assert [p["name"] for p in own] == ["demo"]
+    assert api.client.get(f"/identity/v3/projects/{api.member.project_id}", headers=h).status_code == 200
+    assert api.client.get(f"/identity/v3/projects/{api.admin.project_id}", headers=h).status_code == 403
+    assert api.client.get("/identity/v3/projects/no-such-project", headers=h).status_code == 403
 
 
 def test_application_credentials(api):
