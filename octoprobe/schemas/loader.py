@@ -192,7 +192,9 @@ class Schemas:
 
     def _describe(self, error: jsonschema.ValidationError) -> list[Problem]:
         path = list(error.absolute_path)
-        if any(is_sensitive_key(part) for part in path):
+        # "required" and "additionalProperties" problems name keys, never values:
+        # they are safe to show even under a password or token key.
+        if any(is_sensitive_key(part) for part in path) and error.validator not in ("required", "additionalProperties"):
             # The message would quote the value; under a password or token key, it must not.
             message = f"fails the schema's {error.validator!r} check (value not shown: it may be a secret)"
             return [Problem(_json_path(path), message)]

@@ -252,7 +252,7 @@ def issue_token(req: ApiRequest) -> Reply:
         else:
             raise E.Unauthorized("only project scope is supported by this cloud (no domain or system scope)")
     issued = ids.issue(user, project, methods=list(methods), app_cred=app_cred, expires_at=expires_at)
-    return Reply(token_body(req, issued.ctx, issued.issued_at, catalog=not req.query_bool("nocatalog")),
+    return Reply(token_body(req, issued.ctx, issued.issued_at, catalog="nocatalog" not in req.query),
                  status=201, headers={"X-Subject-Token": issued.token})
 
 
@@ -273,7 +273,7 @@ def _subject(req: ApiRequest):
 def validate_token(req: ApiRequest) -> Reply:
     """Validate a token (X-Subject-Token) and show it."""
     subject, ctx, issued_at = _subject(req)
-    return Reply(token_body(req, ctx, issued_at, catalog=not req.query_bool("nocatalog")),
+    return Reply(token_body(req, ctx, issued_at, catalog="nocatalog" not in req.query),
                  headers={"X-Subject-Token": subject})
 
 

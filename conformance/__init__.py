@@ -1,0 +1,1 @@
+"""octoprobe's conformance suite (a package, so its modules import each other relatively)."""

@@ -1,0 +1,1 @@
+"""Conformance: the Identity v3 API (Keystone)."""
