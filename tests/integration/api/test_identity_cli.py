@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.request
 
 import yaml
@@ -48,7 +49,11 @@ def test_every_response_carries_a_request_id_and_the_log_has_no_secrets(api_clou
     with urllib.request.urlopen(api_cloud.base_url + "/identity/v3", timeout=10) as response:
         request_id = response.headers["X-Openstack-Request-Id"]
     assert request_id.startswith("req-")
-    log = (api_cloud.state_dir / "api" / "api.log").read_text()
+    log_file = api_cloud.state_dir / "api" / "api.log"
+    deadline = time.monotonic() + 10  # the access line is written once the response has gone
+    while request_id not in log_file.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = log_file.read_text()
     assert request_id in log
     passwords = [c["auth"]["password"] for c in yaml.safe_load(api_cloud.clouds_yaml.read_text())["clouds"].values()]
     assert not [p for p in passwords if p in log]
