@@ -106,12 +106,17 @@ class ServerStatus:
     fault: str | None = None
 
 
-def derive_status(vm_state: str, qemu_alive: bool, run_state: str | None, fault: str | None = None) -> ServerStatus:
+def derive_status(vm_state: str, qemu_alive: bool, run_state: str | None, fault: str | None = None,
+                  task_state: str | None = None) -> ServerStatus:
     """The server's status from its record and what QEMU says (pure).
 
-    ``run_state`` is QMP's ``query-status`` status, None when QMP did not answer."""
+    ``run_state`` is QMP's ``query-status`` status, None when QMP did not answer.
+    While a task that stops QEMU runs (``task_state``, e.g. powering-off), a
+    QEMU that is exiting or gone is that task at work, not a crash."""
     if vm_state == ERROR:
         return ServerStatus("ERROR", RUNNING if qemu_alive else SHUTDOWN, fault)
+    if task_state is not None and (not qemu_alive or run_state is None) and vm_state != BUILDING:
+        return ServerStatus("SHUTOFF" if vm_state == STOPPED else "ACTIVE", NOSTATE)
     if not qemu_alive:
         if vm_state == BUILDING:
             return ServerStatus("BUILD", NOSTATE)
@@ -311,6 +316,19 @@ class ComputeService:
         if server is None:
             raise E.ServerNotFound(f"server {server_id} does not exist")
         return server
+
+    @contextmanager
+    def _task(self, server: Server, task_state: str) -> Iterator[None]:
+        """Record a task that stops or resets QEMU while it runs, so a view taken
+        meanwhile does not read the exiting QEMU as a crash; cleared if it fails."""
+        server.task_state = task_state
+        self._save_server(server)
+        try:
+            yield
+        except BaseException:
+            server.task_state = None
+            self._save_server(server)
+            raise
 
     def _save_server(self, server: Server) -> None:
         with self.store.update() as state:
@@ -531,7 +549,7 @@ class ComputeService:
 
     def _view(self, server: Server) -> ServerView:
         pid, run_state = self._run_state(server.id)
-        status = derive_status(server.vm_state, pid is not None, run_state, server.fault)
+        status = derive_status(server.vm_state, pid is not None, run_state, server.fault, server.task_state)
         addresses: dict[str, list] = {}
         try:
             for nic in server.nic_records():
@@ -850,10 +868,11 @@ class ComputeService:
             server = self._record(server_id)
             self._require(server, ("ACTIVE", "SHUTOFF", "ERROR", "PAUSED"), "stop")
             if qemu_pid(self.paths.pid_file(server_id)) is not None:
-                _, state = self._run_state(server_id)
-                if state == "running":
-                    self._powerdown(server_id, timeout)
-                self._kill_qemu(server_id)
+                with self._task(server, "powering-off"):
+                    _, state = self._run_state(server_id)
+                    if state == "running":
+                        self._powerdown(server_id, timeout)
+                    self._kill_qemu(server_id)
             server.vm_state, server.task_state, server.fault = STOPPED, None, None
             self._save_server(server)
 
@@ -876,17 +895,18 @@ class ComputeService:
             server = self._record(server_id)
             allowed = ("ACTIVE", "SHUTOFF", "ERROR", "PAUSED") if hard else ("ACTIVE",)
             self._require(server, allowed, "hard reboot" if hard else "reboot")
-            if qemu_pid(self.paths.pid_file(server_id)) is None:
-                self._start_qemu(server, self.get_image(server.image_id), self.accel())
-            else:
-                if not hard:
-                    if not self._powerdown(server_id, timeout):
-                        self.progress(f"compute: server {server_id} did not shut down in {timeout:g} s; "
-                                      "resetting it")
-                self._qmp(server_id, "system_reset")
-                _, state = self._run_state(server_id)
-                if state != "running":
-                    self._qmp(server_id, "cont")
+            with self._task(server, "rebooting_hard" if hard else "rebooting"):
+                if qemu_pid(self.paths.pid_file(server_id)) is None:
+                    self._start_qemu(server, self.get_image(server.image_id), self.accel())
+                else:
+                    if not hard:
+                        if not self._powerdown(server_id, timeout):
+                            self.progress(f"compute: server {server_id} did not shut down in {timeout:g} s; "
+                                          "resetting it")
+                    self._qmp(server_id, "system_reset")
+                    _, state = self._run_state(server_id)
+                    if state != "running":
+                        self._qmp(server_id, "cont")
             server.vm_state, server.task_state, server.fault = ACTIVE, None, None
             self._save_server(server)
 

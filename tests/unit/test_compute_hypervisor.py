@@ -195,3 +195,15 @@ def test_qmp_client_commands_events_errors_and_timeouts(tmp_path):
 def test_qmp_client_without_qemu(tmp_path):
     with pytest.raises(E.QMPError, match="cannot connect"):
         QMPClient(tmp_path / "missing.sock", timeout=1).connect()
+
+
+@pytest.mark.parametrize("vm_state, alive, run_state, task, status", [
+    ("active", True, None, "powering-off", "ACTIVE"),  # QEMU closing its QMP socket while it stops
+    ("active", False, None, "powering-off", "ACTIVE"),  # gone, the stop not yet recorded
+    ("active", False, None, "rebooting_hard", "ACTIVE"),
+    ("active", False, None, None, "ERROR"),  # no task: a QEMU that is gone crashed
+    ("active", True, "running", "powering-off", "ACTIVE"),
+    ("building", False, None, "spawning", "BUILD"),
+])
+def test_a_task_that_stops_qemu_is_not_a_crash(vm_state, alive, run_state, task, status):
+    assert derive_status(vm_state, alive, run_state, None, task).status == status

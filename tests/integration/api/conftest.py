@@ -19,18 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
+from apilab import small_topology
+
 PREFIX = "octa"
-TOPOLOGY = {
-    "underlay": {"ipv4": "198.18.80.0/24", "ipv6": "fd6f:6374:6f80::/64"},
-    "ceph": {"pool_size": 3, "pool_min_size": 2, "pg_num": 16},
-    "racks": [
-        {"name": "r1", "hosts": [{"name": "r1-s1", "roles": ["storage"], "osds": {"count": 1, "size": "4GiB"}},
-                                 {"name": "r1-c1", "roles": ["compute"]}]},
-        {"name": "r2", "hosts": [{"name": "r2-s1", "roles": ["storage"], "osds": {"count": 1, "size": "4GiB"}},
-                                 {"name": "r2-c1", "roles": ["compute"]}]},
-        {"name": "r3", "hosts": [{"name": "r3-s1", "roles": ["storage"], "osds": {"count": 1, "size": "4GiB"}}]},
-    ],
-}
+TOPOLOGY = small_topology("198.18.80.0/24", "fd6f:6374:6f80::/64")
 CLI_TIMEOUT = 600
 
 

@@ -1,0 +1,1 @@
+"""Conformance: the Image v2 API (Glance)."""
