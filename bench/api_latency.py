@@ -61,7 +61,10 @@ class Bench:
         self.state = work / "state"
         self.clouds_yaml = work / "clouds.yaml"
         self.env = {**os.environ, "OCTOPROBE_PREFIX": PREFIX, "OCTOPROBE_STATE_DIR": str(self.state),
-                    "OCTOPROBE_CLOUDS_YAML": str(self.clouds_yaml), "OS_CLIENT_CONFIG_FILE": str(self.clouds_yaml)}
+                    "OCTOPROBE_CLOUDS_YAML": str(self.clouds_yaml), "OS_CLIENT_CONFIG_FILE": str(self.clouds_yaml),
+                    # the scheduler counts a stopped server's RAM, as Nova does; at most one batch
+                    # runs at a time, so each compute host may book more than the 4 GiB default
+                    "OCTOPROBE_COMPUTE_RAM_MB": os.environ.get("OCTOPROBE_COMPUTE_RAM_MB", "12288")}
         self.bin = Path(sys.executable).parent
 
     def cloud(self, *args: str) -> None:
