@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+PREFIX = "octa"  # the API tests' cloud (bench/api_latency.py uses its own)
+
 
 def small_topology(underlay_v4: str, underlay_v6: str) -> dict:
     storage = {"roles": ["storage"], "osds": {"count": 1, "size": "4GiB"}}

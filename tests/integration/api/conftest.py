@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from apilab import small_topology
+from apilab import PREFIX, small_topology
 
-PREFIX = "octa"
 TOPOLOGY = small_topology("198.18.80.0/24", "fd6f:6374:6f80::/64")
 CLI_TIMEOUT = 600
 

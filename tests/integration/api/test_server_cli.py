@@ -12,7 +12,7 @@ import pytest
 from octoprobe.reference_impl.cloud import Cloud
 from octoprobe.reference_impl.compute.guest_ssh import wait_for_ssh
 
-from conftest import PREFIX
+from apilab import PREFIX
 
 
 def open_ssh_in_default_group(api_cloud, project_id: str) -> None:
