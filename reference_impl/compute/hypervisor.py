@@ -34,7 +34,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from octoprobe.ceph import RbdClient
 from octoprobe.shell import CommandError, LocalRunner
@@ -532,7 +532,13 @@ class ComputeService:
 
     # ------------------------------------------------------------------ servers: reads
     def list_servers(self) -> list[ServerView]:
-        return [self._view(s) for s in self.store.load().servers.values()]
+        return self._views(self.store.load().servers.values())
+
+    def _views(self, servers: Iterable[Server]) -> list[ServerView]:
+        """Views of many servers, reading the network state once (not once per NIC)."""
+        servers = list(servers)
+        ports = {p.id: p for p in self.network.list_ports()} if servers else {}
+        return [self._view(s, ports) for s in servers]
 
     def get_server(self, server_id: str) -> ServerView:
         return self._view(self._record(server_id))
@@ -547,13 +553,14 @@ class ComputeService:
         except E.QMPError:
             return (pid, None) if processes.alive(pid) else (None, None)
 
-    def _view(self, server: Server) -> ServerView:
+    def _view(self, server: Server, ports: Mapping[str, Any] | None = None) -> ServerView:
+        """``ports``: port id → port, read once by the caller; else looked up here."""
         pid, run_state = self._run_state(server.id)
         status = derive_status(server.vm_state, pid is not None, run_state, server.fault, server.task_state)
         addresses: dict[str, list] = {}
         try:
             for nic in server.nic_records():
-                port = self.network.get_port(nic.port_id)
+                port = ports[nic.port_id] if ports is not None else self.network.get_port(nic.port_id)
                 addresses.setdefault(nic.network_id, []).extend(
                     {"addr": f.ip_address, "version": 6 if ":" in f.ip_address else 4, "mac": nic.mac}
                     for f in port.fixed_ips)
@@ -1106,7 +1113,7 @@ class ComputeService:
     def status(self) -> dict:
         """For ``cloud status``."""
         state = self.store.load()
-        views = [self._view(s) for s in state.servers.values()]
+        views = self._views(state.servers.values())
         by_status: dict[str, int] = {}
         for v in views:
             by_status[v.status] = by_status.get(v.status, 0) + 1
