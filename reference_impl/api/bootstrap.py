@@ -1,6 +1,7 @@
 """What ``octoprobe cloud up`` puts into the API's database: the Default
 domain, the admin/member/reader roles, an admin project and two ordinary
-projects with a user each, and the matching ``clouds.yaml`` entries.
+projects with a user each, and the matching ``clouds.yaml`` entries
+(:mod:`.lifecycle` merges them into the file).
 
 Passwords are generated once and kept in ``<state>/api/credentials.json``
 (mode 0600); a second ``up`` reuses them.
@@ -12,11 +13,9 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
-from .clouds_yaml import cloud_entry, merge_clouds_yaml
+from .clouds_yaml import cloud_entry
 from .db import Database
-from .identity_store import SCHEMA as IDENTITY_SCHEMA
 from .identity_store import IdentityStore
 from .settings import ApiSettings
 
@@ -51,26 +50,17 @@ def credentials(settings: ApiSettings) -> dict[str, str]:
     return stored
 
 
-def seed_identity(settings: ApiSettings, db: Database) -> dict[str, dict]:
-    """Create what is missing; returns cloud name → clouds.yaml entry."""
+def seed_identity(settings: ApiSettings, db: Database) -> tuple[dict[str, dict], dict[str, str]]:
+    """Create what is missing; returns cloud name → clouds.yaml entry, and
+    cloud name → its project's id."""
     store = IdentityStore(db, token_ttl=settings.token_ttl)
     store.ensure_defaults()
     passwords = credentials(settings)
-    entries = {}
+    entries, projects = {}, {}
     for account in ACCOUNTS:
         project = store.ensure_project(account.project, f"octoprobe reference cloud: {account.cloud}")
         store.ensure_user(account.user, passwords[account.user], project["id"], [account.role])
         entries[account.cloud] = cloud_entry(settings.base_url + "/identity/v3", settings.region, account.user,
                                              passwords[account.user], account.project)
-    return entries
-
-
-def bootstrap(settings: ApiSettings, *, clouds_yaml: Path | None, schemas: tuple[str, ...] = ()) -> dict[str, dict]:
-    db = Database.open(settings.db_path, (IDENTITY_SCHEMA, *schemas))
-    try:
-        entries = seed_identity(settings, db)
-    finally:
-        db.close()
-    if clouds_yaml is not None:
-        merge_clouds_yaml(clouds_yaml, entries)
-    return entries
+        projects[account.cloud] = project["id"]
+    return entries, projects

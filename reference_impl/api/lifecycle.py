@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from .bootstrap import ACCOUNTS, bootstrap
+from .bootstrap import seed_identity
 from .clouds_yaml import default_clouds_yaml, merge_clouds_yaml
 from .db import Database
-from .identity_store import IdentityStore
 from .process import ApiProcess
 from .provision import provision_networking
 from .services import all_schemas
@@ -39,14 +38,11 @@ def clouds_yaml_path(env: Mapping[str, str] = os.environ) -> Path | None:
 
 def api_up(cloud: Any) -> ApiSettings:
     settings = api_settings(cloud)
-    entries = bootstrap(settings, clouds_yaml=None, schemas=all_schemas())
     db = Database.open(settings.db_path, all_schemas())
     try:
-        store = IdentityStore(db, token_ttl=settings.token_ttl)
-        projects = [store.project_by_name(a.project, "default")["id"] for a in ACCOUNTS]
-        admin_project = projects[0]
-        provision_networking(cloud.network(), cloud.topology, projects, progress=cloud.progress)
-        _register_guest_image(db, cloud, admin_project)
+        entries, projects = seed_identity(settings, db)
+        provision_networking(cloud.network(), cloud.topology, list(projects.values()), progress=cloud.progress)
+        _register_guest_image(db, cloud, projects["octoprobe-admin"])
     finally:
         db.close()
     ApiProcess(settings, progress=cloud.progress).start()
