@@ -817,36 +817,25 @@ def _action_reboot(req: ApiRequest, m: Merged, body: Any) -> Reply:
     return Reply(None, status=202)
 
 
-def _action_stop(req: ApiRequest, m: Merged, body: Any) -> Reply:
-    _check_lock(req, m.row)
-    _check_state("stop", m, ("ACTIVE", "PAUSED", "ERROR"))
-    compute = req.backend.compute()
-    _background(req, m, "stop", "powering-off", "compute_stop_instance", lambda: compute.stop_server(m.id))
-    return Reply(None, status=202)
+def _power_action(action: str, allowed: tuple[str, ...], task: str, event: str, method: str):
+    """An action that only changes the power state: refused on a locked server
+    or in the wrong state, else run by the compute library's ``method``."""
+
+    def handler(req: ApiRequest, m: Merged, body: Any) -> Reply:
+        _check_lock(req, m.row)
+        _check_state(action, m, allowed)
+        run = getattr(req.backend.compute(), method)
+        _background(req, m, action, task, event, lambda: run(m.id))
+        return Reply(None, status=202)
+
+    return handler
 
 
-def _action_start(req: ApiRequest, m: Merged, body: Any) -> Reply:
-    _check_lock(req, m.row)
-    _check_state("start", m, ("SHUTOFF",))
-    compute = req.backend.compute()
-    _background(req, m, "start", "powering-on", "compute_start_instance", lambda: compute.start_server(m.id))
-    return Reply(None, status=202)
-
-
-def _action_pause(req: ApiRequest, m: Merged, body: Any) -> Reply:
-    _check_lock(req, m.row)
-    _check_state("pause", m, ("ACTIVE",))
-    compute = req.backend.compute()
-    _background(req, m, "pause", "pausing", "compute_pause_instance", lambda: compute.pause_server(m.id))
-    return Reply(None, status=202)
-
-
-def _action_unpause(req: ApiRequest, m: Merged, body: Any) -> Reply:
-    _check_lock(req, m.row)
-    _check_state("unpause", m, ("PAUSED",))
-    compute = req.backend.compute()
-    _background(req, m, "unpause", "unpausing", "compute_unpause_instance", lambda: compute.unpause_server(m.id))
-    return Reply(None, status=202)
+_action_stop = _power_action("stop", ("ACTIVE", "PAUSED", "ERROR"), "powering-off", "compute_stop_instance",
+                             "stop_server")
+_action_start = _power_action("start", ("SHUTOFF",), "powering-on", "compute_start_instance", "start_server")
+_action_pause = _power_action("pause", ("ACTIVE",), "pausing", "compute_pause_instance", "pause_server")
+_action_unpause = _power_action("unpause", ("PAUSED",), "unpausing", "compute_unpause_instance", "unpause_server")
 
 
 def _action_lock(req: ApiRequest, m: Merged, body: Any) -> Reply:
