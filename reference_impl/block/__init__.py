@@ -1,0 +1,2 @@
+"""Block storage for the reference cloud: volumes and snapshots as RBD
+images in pool ``volumes`` (what the Cinder API drives)."""
