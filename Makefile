@@ -27,12 +27,20 @@ DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-
 TEST_DEBIAN_PACKAGES := chromium openssh-server openssh-client
 
 PYTEST_ARGS ?=
+# `make run KEEP=1` leaves the reference cloud up; RUN_ARGS go to `octoprobe run`
+KEEP ?=
+RUN_ARGS ?=
 
 .PHONY: run test unit integration deps debs test-debs venv down clean
 
 run: deps
 	$(VENV)/bin/octoprobe cloud up
 	$(VENV)/bin/octoprobe cloud status
+	status=0; $(VENV)/bin/octoprobe run all --cloud octoprobe --admin-cloud octoprobe-admin \
+	    --alt-cloud octoprobe-alt $(RUN_ARGS) || status=$$?; \
+	if [ -z "$(KEEP)" ]; then $(VENV)/bin/octoprobe cloud down; \
+	else echo "the reference cloud stays up (KEEP=1): \`make down\` stops it"; fi; \
+	exit $$status
 
 test: deps test-debs
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)

@@ -9,8 +9,9 @@ from octoprobe import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from octoprobe import cleanup_cli
+    from octoprobe import cleanup_cli, run_cli
     from octoprobe.reference_impl import cli as cloud_cli
+    from octoprobe.tempest import cli as tempest_cli
 
     parser = argparse.ArgumentParser(
         prog="octoprobe",
@@ -20,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     cloud_cli.add_commands(commands)
     cleanup_cli.add_command(commands)
+    tempest_cli.add_command(commands)
+    run_cli.add_command(commands)
     return parser
 
 

@@ -1,0 +1,197 @@
+"""``octoprobe run``: suites as child pytest sessions, their progress, the
+merged report, the verdict and the exit codes — on small suites written
+here (real pytest processes, no cloud)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from octoprobe import run_cli
+from octoprobe.progress_view import EventTail, SuiteProgress, finished_line, heartbeat_line, status_line
+from octoprobe.report.merge import merge_results
+from octoprobe.report.model import Gate, RunResult, TestResult
+from octoprobe.suite_runner import COULD_NOT_RUN, EMPTY, RAN, classify, run_suite
+
+PASSING = """
+    def test_one():
+        assert 1 + 1 == 2
+
+    def test_two():
+        assert "a".upper() == "A"
+"""
+MIXED = PASSING + """
+    import pytest
+
+    def test_broken():
+        assert [1, 2] == [1, 3]
+
+    def test_not_here():
+        pytest.skip("no such device")
+"""
+
+
+def make_suite(root: Path, name: str, tests: str, conftest: str = "") -> Path:
+    suite = root / name
+    suite.mkdir(parents=True)
+    (suite / "__init__.py").write_text("")
+    (suite / "conftest.py").write_text(textwrap.dedent(conftest))
+    (suite / "test_things.py").write_text(textwrap.dedent(tests))
+    return suite
+
+
+def test_a_suite_runs_in_its_own_process_and_reports_each_test(tmp_path):
+    suite = make_suite(tmp_path, "conformance", MIXED)
+    seen: list[tuple[int, bool]] = []
+    run = run_suite("conformance", suite, tmp_path / "out" / "conformance", ["-p", "no:randomly"],
+                    timeout=120, poll=0.1, on_progress=lambda p, finished: seen.append((p.done, finished)))
+    assert run.status == RAN and run.exit_code == 1, run.problem
+    counts = run.result.counts()
+    assert (counts["passed"], counts["failed"], counts["skipped"]) == (2, 1, 1)
+    assert [done for done, finished in seen if finished] == [1, 2, 3, 4]
+    assert (run.report_dir / "report.html").is_file() and (run.report_dir / "pytest.log").is_file()
+    failed = next(t for t in run.result.tests if t.outcome == "failed")
+    assert failed.nodeid.endswith("test_broken") and "assert" in failed.reason
+
+
+def test_a_suite_over_its_timeout_is_interrupted_and_its_finalizers_run(tmp_path):
+    marker = tmp_path / "cleaned"
+    suite = make_suite(tmp_path, "chaos", """
+        import time
+
+        def test_hangs(resource):
+            time.sleep(600)
+    """, conftest=f"""
+        import pytest
+
+        @pytest.fixture
+        def resource():
+            yield
+            open({str(marker)!r}, "w").write("deleted what the test made")
+    """)
+    run = run_suite("chaos", suite, tmp_path / "out" / "chaos", timeout=3, cleanup_timeout=60, poll=0.1)
+    assert run.status == COULD_NOT_RUN and "timeout" in run.problem
+    assert marker.read_text() == "deleted what the test made"
+    assert run.seconds < 60
+
+
+def test_a_suite_pytest_refuses_is_reported_with_its_log(tmp_path):
+    suite = make_suite(tmp_path, "perf", PASSING)
+    run = run_suite("perf", suite, tmp_path / "out" / "perf", ["--no-such-option"], timeout=60, poll=0.1)
+    assert run.status == COULD_NOT_RUN and run.exit_code == 4
+    assert "refused" in run.problem and "--no-such-option" in run.problem
+
+
+def test_classify_no_tests_and_missing_report(tmp_path):
+    assert classify("perf", tmp_path, 5, 1.0).status == EMPTY
+    lost = classify("perf", tmp_path, 1, 1.0)
+    assert lost.status == COULD_NOT_RUN and "pytest exited 1 without a report" in lost.problem
+
+
+# ---------------------------------------------------------------- progress
+
+
+def events(*items: dict) -> list[dict]:
+    return list(items)
+
+
+def test_progress_counts_estimates_and_lines():
+    p = SuiteProgress("conformance").apply_all(events(
+        {"event": "collected", "count": 4, "t": 100.0},
+        {"event": "start", "nodeid": "conformance/image/test_a.py::test_x", "t": 100.0},
+        {"event": "phase", "nodeid": "conformance/image/test_a.py::test_x", "phase": "call", "t": 101.0},
+        {"event": "finish", "nodeid": "conformance/image/test_a.py::test_x", "outcome": "passed", "t": 110.0},
+        {"event": "start", "nodeid": "conformance/image/test_a.py::test_y", "t": 110.0},
+        {"event": "finish", "nodeid": "conformance/image/test_a.py::test_y", "outcome": "failed", "t": 120.0},
+        {"event": "start", "nodeid": "conformance/image/test_a.py::test_z", "t": 120.0},
+        {"event": "phase", "nodeid": "conformance/image/test_a.py::test_z", "phase": "setup", "t": 120.0},
+    ))
+    assert (p.done, p.total, p.counts["passed"], p.counts["failed"]) == (2, 4, 1, 1)
+    assert p.estimate_left(124.0) == pytest.approx(16.0)  # 10 s each, 2 to go, 4 s spent on the third
+    assert status_line(p, 124.0) == "[conformance 2/4] 1 passed, 1 failed · 24s elapsed, ~16s left"
+    assert heartbeat_line(p, 124.0).startswith("running image/test_a.py::test_z for 4s, phase setup for 4s")
+    assert finished_line(p, 124.0).startswith("FAILED  image/test_a.py::test_y (10s)")
+
+
+def test_event_tail_waits_for_complete_lines(tmp_path):
+    path = tmp_path / "progress.jsonl"
+    tail = EventTail(path)
+    assert tail.read() == []
+    path.write_text('{"event": "collected", "count": 2, "t": 1}\n{"event": "sta')
+    assert [e["event"] for e in tail.read()] == ["collected"]
+    with path.open("a") as f:
+        f.write('rt", "nodeid": "x", "t": 2}\nnot json\n')
+    assert [e["event"] for e in tail.read()] == ["start"]
+
+
+# ---------------------------------------------------------------- merging, verdicts, the command
+
+
+def result(*tests: TestResult, gates: tuple[Gate, ...] = ()) -> RunResult:
+    return RunResult("r1", "2026-11-24T00:00:00+00:00", "2026-11-24T00:01:00+00:00", tests=list(tests),
+                     gates=list(gates))
+
+
+def test_merge_prefixes_suites_and_keeps_gates_apart():
+    gate = Gate("boot", "boot_s", "p95", 40.0, "<=", 30.0, True)
+    merged = merge_results("r1", {
+        "conformance": result(TestResult("conformance/x.py::a", "passed")),
+        "perf": result(TestResult("test_boot.py::b", "failed"), gates=(gate,)),
+        "chaos": result(gates=(gate,)),
+    }, started="s", finished="f")
+    assert [t.nodeid for t in merged.tests] == ["conformance/x.py::a", "perf/test_boot.py::b"]
+    assert [g.name for g in merged.gates] == ["perf: boot", "chaos: boot"]
+    assert merged.verdict == "FAIL" and merged.environment.extra["suites"] == "conformance, perf, chaos"
+
+
+def args_for(**kw) -> argparse.Namespace:
+    base = dict(suites=["chaos"], cloud=None, admin_cloud=None, alt_cloud=None, inventory=None, profile=None,
+                allow_destructive=False, run_id="unitrun1", report_dir=None, suite_timeout=120.0,
+                quiet=True, pytest_args="")
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+@pytest.mark.parametrize("tests, code, word", [(PASSING, 0, "PASS"), (MIXED, 1, "FAIL"),
+                                               ("def test_x():\n    import pytest; pytest.skip('no')\n", 2,
+                                                "NOTHING TESTED")])
+def test_the_command_writes_one_report_and_exits_by_verdict(tmp_path, monkeypatch, tests, code, word):
+    suite = make_suite(tmp_path, "chaos", tests)
+    monkeypatch.setattr(run_cli, "suite_dir", lambda name: suite)
+    out = io.StringIO()
+    report = tmp_path / "report"
+    assert run_cli.main(args_for(report_dir=report), out=out) == code
+    lines = out.getvalue().splitlines()
+    assert lines[-1].startswith(f"octoprobe: {word} · report {report / 'report.html'}")
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["run_id"] == "unitrun1"
+    assert all(t["nodeid"].startswith("chaos/") for t in summary["tests"])
+    assert (report / "chaos" / "summary.json").is_file() and (report / "junit.xml").is_file()
+
+
+def test_the_command_refuses_a_wrong_configuration_before_running(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "missing.yaml"))
+    assert run_cli.main(args_for(suites=["conformance"], cloud="lab")) == 2
+    assert "missing.yaml" in capsys.readouterr().err
+    assert run_cli.main(args_for(suites=["nonsense"])) == 2
+
+
+def test_progress_printer_quiet_and_heartbeat():
+    now = [1000.0]
+    out = io.StringIO()
+    printer = run_cli.ProgressPrinter(out, quiet=False, clock=lambda: now[0])
+    p = SuiteProgress("chaos").apply_all(events({"event": "collected", "count": 1, "t": 1000.0},
+                                                {"event": "start", "nodeid": "chaos/test_rack.py::t", "t": 1000.0}))
+    printer(p, False)
+    assert out.getvalue() == ""
+    now[0] += run_cli.HEARTBEAT_SECONDS
+    printer(p, False)
+    assert out.getvalue().startswith("running test_rack.py::t for 30s")
+    quiet = io.StringIO()
+    run_cli.ProgressPrinter(quiet, quiet=True, clock=lambda: now[0])(p, True)
+    assert quiet.getvalue() == ""
