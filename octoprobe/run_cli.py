@@ -3,7 +3,7 @@
     octoprobe run                                   # all suites against $OS_CLOUD / octoprobe
     octoprobe run conformance --cloud mylab --admin-cloud mylab-admin --alt-cloud mylab-alt
     octoprobe run all --cloud mylab --inventory lab.yaml --profile dreamcompute
-    octoprobe run conformance --pytest-args "-k image -x"   # passed to every suite's pytest
+    octoprobe run conformance --pytest-args="-k image -x"   # passed to every suite's pytest
 
 Each suite runs as its own pytest session (see :mod:`octoprobe.suite_runner`)
 with the run's id, so every resource of the run carries one tag
@@ -56,7 +56,7 @@ def add_command(commands: Any) -> None:
                      help="stop a suite that runs longer (default: %(default)g)")
     run.add_argument("--quiet", "-q", action="store_true", help="one line per suite and the verdict (CI logs)")
     run.add_argument("--pytest-args", default="", metavar="ARGS",
-                     help="more arguments for every suite's pytest, as one shell-quoted string")
+                     help="more arguments for every suite's pytest, one quoted string: --pytest-args=\"-k image\"")
     run.set_defaults(handler=main)
 
 
