@@ -43,7 +43,7 @@ run: deps
 	exit $$status
 
 test: deps test-debs
-	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest tests --durations=30 $(PYTEST_ARGS)
 
 unit: venv
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
