@@ -457,6 +457,7 @@ class DataPlane:
             else:
                 route_cmds.append(f"route del {anywhere}")
         self.kernel.ip_batch(ns, route_cmds, force=True)
+        self._sync_extra_routes(ns, router, legs, new)
         floating = tuple(FloatingMapping(f.floating_ip_address, f.fixed_ip_address)
                          for f in new.floating_ips.values()
                          if f.router_id == router_id and f.port_id and f.fixed_ip_address)
@@ -465,6 +466,29 @@ class DataPlane:
         self.kernel.nft(ns, render_router_nat(RouterNat(gateway_device, gateway_ip, internal, floating,
                                                         router.enable_snat)))
         self._sync_router_ra(ns, router_id, directory, ra_legs)
+
+    def _sync_extra_routes(self, ns: str, router, legs, state: State) -> None:
+        """The router's extra routes, each on the leg whose subnet holds its
+        nexthop, as ``proto static`` routes (which tells them from the
+        kernel's connected ones); stale ones go."""
+        desired: dict[str, set[tuple[str, str]]] = {}
+        for route in router.routes:
+            hop = ipaddress.ip_address(route.nexthop)
+            for leg in legs:
+                if any(hop in ipaddress.ip_network(state.subnets[f.subnet_id].cidr) for f in leg.fixed_ips
+                       if f.subnet_id in state.subnets):
+                    desired.setdefault(self.names.router_leg(leg.id), set()).add(
+                        (str(ipaddress.ip_network(route.destination)), str(hop)))
+                    break
+        cmds = []
+        for leg in legs:
+            device = self.names.router_leg(leg.id)
+            want = desired.get(device, set())
+            current = {(str(ipaddress.ip_network(dst)), via) for version in (4, 6)
+                       for dst, via in self.kernel.routes(ns, version, device) if via}
+            cmds += [f"route del {dst} via {via} dev {device}" for dst, via in sorted(current - want)]
+            cmds += [f"route replace {dst} via {via} dev {device} proto static" for dst, via in sorted(want - current)]
+        self.kernel.ip_batch(ns, cmds, force=True)
 
     def _sync_router_ra(self, ns: str, router_id: str, directory: Path, legs: list[RouterLeg]) -> None:
         conf_path = self.paths.conf(directory)

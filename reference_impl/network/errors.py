@@ -157,6 +157,12 @@ class RouterInterfaceInUse(Conflict):
     neutron_type = "BadRequest"
 
 
+class RouterInterfaceInUseByRoute(Conflict):
+    """An extra route of the router has its nexthop on the interface's subnet."""
+
+    neutron_type = "RouterInterfaceInUseByRoute"
+
+
 class SecurityGroupInUse(Conflict):
     neutron_type = "SecurityGroupInUse"
 

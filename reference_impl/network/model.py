@@ -104,6 +104,8 @@ class Router:
     gateway_network_id: str | None = None
     gateway_port_id: str | None = None
     enable_snat: bool = True
+    # extra routes (Neutron's extraroute): each nexthop is on one of the router's subnets
+    routes: list[HostRoute] = field(default_factory=list)
 
 
 @dataclass
@@ -193,7 +195,9 @@ class State:
             port.fixed_ips = [_build(FixedIP, f) for f in item.get("fixed_ips", [])]
             state.ports[port.id] = port
         for item in data.get("routers", []):
-            state.routers[item["id"]] = _build(Router, item)
+            router = _build(Router, item)
+            router.routes = [_build(HostRoute, r) for r in item.get("routes", [])]
+            state.routers[router.id] = router
         for item in data.get("floating_ips", []):
             state.floating_ips[item["id"]] = _build(FloatingIP, item)
         for item in data.get("security_groups", []):

@@ -75,6 +75,7 @@ PROTOCOLS = ("tcp", "udp", "icmp", "ipv6-icmp", "icmpv6", "sctp")
 PORT_PROTOCOLS = ("tcp", "udp", "sctp", "6", "17", "132")
 ICMP_PROTOCOLS = ("icmp", "ipv6-icmp", "icmpv6", "1", "58")
 MAX_PORT_INDEX = 0xFFFF
+MAX_ROUTER_ROUTES = 30  # Neutron's default max_routes
 
 
 @dataclass(frozen=True)
@@ -263,13 +264,17 @@ class NetworkPlane:
             self._commit(old, new, Scope(externals={nid}) if external else Scope(networks={nid}))
             return _copy(net)
 
-    def update_network(self, network_id: str, *, name: str = UNSET) -> Network:
+    def update_network(self, network_id: str, *, name: str = UNSET, shared: bool = UNSET) -> Network:
+        """Rename a network or change whether other projects may use it
+        (bookkeeping only: nothing in the kernel depends on either)."""
         with self.store.locked():
             old = self.store.load()
             new = old.copy()
             net = self._get(new.networks, network_id, E.NetworkNotFound)
             if name is not UNSET:
                 net.name = str(name)
+            if shared is not UNSET:
+                net.shared = bool(shared)
             self.store.save(new)
             return _copy(net)
 
@@ -385,6 +390,77 @@ class NetworkPlane:
             if net.external:
                 scope.externals.add(network_id)
                 scope.routers |= {r.id for r in new.routers.values() if r.gateway_network_id == network_id}
+            self._commit(old, new, scope)
+            return _copy(subnet)
+
+    def update_subnet(
+        self,
+        subnet_id: str,
+        *,
+        name: str = UNSET,
+        gateway_ip: str | None = UNSET,
+        enable_dhcp: bool = UNSET,
+        dns_nameservers: Sequence[str] = UNSET,
+        host_routes: Sequence[dict] = UNSET,
+        allocation_pools: Sequence[dict] = UNSET,
+    ) -> Subnet:
+        """Change a subnet's name, gateway, DHCP, DNS servers, host routes or
+        allocation pools. A gateway a router interface holds cannot move."""
+        with self.store.locked():
+            old = self.store.load()
+            self._get(old.subnets, subnet_id, E.SubnetNotFound)
+            new = old.copy()
+            subnet = new.subnets[subnet_id]
+            net = new.networks[subnet.network_id]
+            network = ipaddress.ip_network(subnet.cidr)
+            if name is not UNSET:
+                subnet.name = str(name)
+            gateway = ipaddress.ip_address(subnet.gateway_ip) if subnet.gateway_ip else None
+            if gateway_ip is not UNSET:
+                wanted = None if gateway_ip is None else ipam.parse_address(gateway_ip, "gateway_ip")
+                if wanted != gateway:
+                    if net.external:
+                        raise E.UnsupportedFeature(f"the gateway of external subnet {subnet_id} is the machine's "
+                                                   "address; it cannot be changed")
+                    if self._gateway_taken(old, subnet, ""):
+                        raise E.SubnetInUse(f"the gateway {subnet.gateway_ip} of subnet {subnet_id} is used by a "
+                                            "router interface; remove it first")
+                    if wanted is not None:
+                        ipam.check_host_address(network, wanted, "gateway_ip")
+                        if wanted in self._used(old, subnet) - ({gateway} if gateway else set()):
+                            raise E.IpAddressInUse(f"IP address {wanted} is already allocated in subnet {subnet_id}")
+                    gateway = wanted
+                    subnet.gateway_ip = str(wanted) if wanted is not None else None
+            if allocation_pools is not UNSET:
+                pools = []
+                for pool in allocation_pools or ():
+                    if not isinstance(pool, dict) or set(pool) != {"start", "end"}:
+                        raise E.InvalidInput(f"allocation pool {pool!r} needs exactly 'start' and 'end'")
+                    pools.append((ipam.parse_address(pool["start"], "pool start"),
+                                  ipam.parse_address(pool["end"], "pool end")))
+                ipam.check_pools(network, pools, gateway)
+                subnet.allocation_pools = [AllocationPool(str(a), str(b)) for a, b in pools]
+            elif gateway_ip is not UNSET:
+                ipam.check_pools(network, self._pools(subnet), gateway)
+            if dns_nameservers is not UNSET:
+                subnet.dns_nameservers = self._check_dns(dns_nameservers or ())
+            if host_routes is not UNSET:
+                subnet.host_routes = self._check_host_routes(host_routes or (), subnet.ip_version)
+            scope = Scope(networks={net.id}, filters=True)
+            if enable_dhcp is not UNSET and bool(enable_dhcp) != subnet.enable_dhcp:
+                subnet.enable_dhcp = bool(enable_dhcp)
+                dhcp = new.dhcp_port(net.id)
+                if subnet.enable_dhcp and not net.external:
+                    self._ensure_dhcp_port(new, net, subnet)
+                    scope.ports.add(new.dhcp_port(net.id).id)
+                elif dhcp is not None:
+                    scope.ports.add(dhcp.id)
+                    if not any(s.enable_dhcp for s in new.subnets_of(net.id)):
+                        del new.ports[dhcp.id]
+                    elif subnet.ip_version == 4:
+                        dhcp.fixed_ips = [f for f in dhcp.fixed_ips if f.subnet_id != subnet_id]
+            if net.external:
+                scope.externals.add(net.id)
             self._commit(old, new, scope)
             return _copy(subnet)
 
@@ -792,6 +868,53 @@ class NetworkPlane:
             self._commit(old, new, scope)
             return _copy(router)
 
+    def update_router(self, router_id: str, *, name: str = UNSET, routes: Sequence[dict] = UNSET) -> Router:
+        """Rename a router or replace its extra routes (``[{"destination",
+        "nexthop"}]``; each nexthop must be on one of the router's subnets)."""
+        with self.store.locked():
+            old = self.store.load()
+            new = old.copy()
+            router = self._get(new.routers, router_id, E.RouterNotFound)
+            if name is not UNSET:
+                router.name = str(name)
+            if routes is UNSET:
+                self.store.save(new)
+                return _copy(router)
+            router.routes = self._check_router_routes(new, router_id, routes)
+            self._commit(old, new, Scope(routers={router_id}))
+            return _copy(router)
+
+    def _check_router_routes(self, state: State, router_id: str, routes) -> list[HostRoute]:
+        if isinstance(routes, (str, dict)) or not isinstance(routes, (list, tuple)):
+            raise E.InvalidInput("routes must be a list of {destination, nexthop} objects")
+        if len(routes) > MAX_ROUTER_ROUTES:
+            raise E.InvalidInput(f"at most {MAX_ROUTER_ROUTES} extra routes per router")
+        connected = [ipaddress.ip_network(state.subnets[f.subnet_id].cidr)
+                     for p in state.router_interfaces(router_id) for f in p.fixed_ips if f.subnet_id in state.subnets]
+        result: list[HostRoute] = []
+        for route in routes:
+            if not isinstance(route, dict) or set(route) != {"destination", "nexthop"}:
+                raise E.InvalidInput(f"route {route!r} needs exactly 'destination' and 'nexthop'")
+            try:
+                dest = ipaddress.ip_network(str(route["destination"]), strict=False)
+            except ValueError as exc:
+                raise E.InvalidInput(f"invalid route destination {route['destination']!r}: {exc}") from None
+            hop = ipam.parse_address(route["nexthop"], "route nexthop")
+            if dest.prefixlen == 0:
+                raise E.InvalidInput(f"route {route}: the default route is the router's gateway; "
+                                     "extra routes must be more specific")
+            if dest.version != hop.version:
+                raise E.InvalidInput(f"route {route}: destination and nexthop are of different IP versions")
+            if not any(hop.version == n.version and hop in n for n in connected):
+                raise E.InvalidInput(f"the nexthop {hop} is not on a subnet of router {router_id}")
+            if any(hop == ipaddress.ip_address(f.ip_address)
+                   for p in state.router_interfaces(router_id) for f in p.fixed_ips):
+                raise E.InvalidInput(f"the nexthop {hop} is the router's own address")
+            entry = HostRoute(str(dest), str(hop))
+            if entry not in result:
+                result.append(entry)
+        return result
+
     def set_router_gateway(self, router_id: str, external_network_id: str | None, *,
                            enable_snat: bool = True) -> Router:
         """Set (or with None, clear) the router's gateway on an external network."""
@@ -924,6 +1047,14 @@ class NetworkPlane:
                         raise E.RouterInterfaceInUse(
                             f"floating IP {fip.floating_ip_address} reaches {fip.fixed_ip_address} through this "
                             "interface; disassociate it first")
+            gone = [ipaddress.ip_network(new.subnets[s].cidr) for s in removed if s in new.subnets]
+            used = [r for r in new.routers[router_id].routes
+                    if any(ipaddress.ip_address(r.nexthop) in n for n in gone
+                           if n.version == ipaddress.ip_address(r.nexthop).version)]
+            if used:
+                listed = ", ".join(f"{r.destination} via {r.nexthop}" for r in used)
+                raise E.RouterInterfaceInUseByRoute(
+                    f"router {router_id}'s extra route(s) {listed} go through this interface; remove them first")
             leg.fixed_ips = [f for f in leg.fixed_ips if f.subnet_id not in removed]
             if not leg.fixed_ips or port_id is not None:
                 del new.ports[leg.id]
@@ -1074,6 +1205,19 @@ class NetworkPlane:
                     rid = str(uuid.uuid4())
                     new.security_group_rules[rid] = SecurityGroupRule(rid, gid, str(project_id), EGRESS, ethertype)
             self._commit(old, new, Scope())
+            return _copy(group)
+
+    def update_security_group(self, group_id: str, *, name: str = UNSET, description: str = UNSET) -> SecurityGroup:
+        """Rename a security group or change its description (bookkeeping only)."""
+        with self.store.locked():
+            old = self.store.load()
+            new = old.copy()
+            group = self._get(new.security_groups, group_id, E.SecurityGroupNotFound)
+            if name is not UNSET:
+                group.name = str(name)
+            if description is not UNSET:
+                group.description = str(description)
+            self.store.save(new)
             return _copy(group)
 
     def delete_security_group(self, group_id: str) -> None:
