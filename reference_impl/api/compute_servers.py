@@ -2,8 +2,8 @@
 list/detail with filters and pagination, show, update, delete, the actions
 (reboot, os-stop, os-start, pause, unpause, rebuild, lock, unlock,
 createImage, os-getConsoleOutput, addSecurityGroup, removeSecurityGroup),
-metadata, tags, addresses, security groups, instance actions and (until
-block storage exists) empty volume attachments.
+metadata, tags, addresses, security groups, instance actions and volume
+attachments (with boot from volume: see :mod:`.compute_volumes`).
 
 A deleted server stays visible with task_state ``deleting`` until the
 compute library has removed it (then 404); ``changes-since`` lists it as
@@ -353,27 +353,15 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _image_from_bdm(s: dict) -> str | None:
-    """The image of a block device mapping that only says "boot from this
-    image on a local disk" (what openstackclient sends with ``--image``);
-    any other mapping needs block storage, which the reference cloud lacks."""
-    if s.get("block_device_mapping"):
-        raise E.BadRequest("Block device mappings (v1) are not supported: the reference cloud has no block "
-                           "storage service yet; boot from an image (imageRef)")
-    bdms = s.get("block_device_mapping_v2") or []
-    image = None
-    for bdm in bdms:
-        if not isinstance(bdm, dict):
-            raise E.BadRequest("Invalid input for field/attribute block_device_mapping_v2: objects are required")
-        local_image = (bdm.get("source_type") == "image" and bdm.get("destination_type", "local") == "local"
-                       and str(bdm.get("boot_index", "0")) == "0" and isinstance(bdm.get("uuid"), str))
-        if not local_image or image is not None:
-            raise E.BadRequest("Block device mappings other than the image's local root disk are not supported yet: "
-                               "the reference cloud has no block storage service")
-        image = bdm["uuid"]
+def _image_from_bdm(s: dict) -> tuple[str | None, dict | None]:
+    """The block device mappings: (the image of a local root disk, None) —
+    what openstackclient sends with ``--image`` — or (None, the boot-from-volume
+    mapping); see :mod:`.compute_volumes`."""
+    from .compute_volumes import parse_bdms
+    image, boot_volume = parse_bdms(s)
     if image is not None and s.get("imageRef") and _ref_id(s["imageRef"]) != image:
         raise E.BadRequest("The block device mapping's image differs from imageRef")
-    return image
+    return image, boot_volume
 
 
 def _check_flavor_fits(image: Any, flavor: Any) -> None:
@@ -407,7 +395,7 @@ def create_server(req: ApiRequest) -> Reply:
         raise E.BadRequest("Personality files are not supported by the reference cloud: use user_data")
     if s.get("trusted_image_certificates"):
         raise E.BadRequest("Image certificate validation is not supported by the reference cloud")
-    bdm_image = _image_from_bdm(s)
+    bdm_image, boot_bdm = _image_from_bdm(s)
     if ("host" in s or "hypervisor_hostname" in s) and not ctx.is_admin:
         raise E.Forbidden("Policy doesn't allow compute:servers:create:requested_destination to be performed.")
     name = _check_name(s["name"])
@@ -416,15 +404,20 @@ def create_server(req: ApiRequest) -> Reply:
     if min_count > max_count:
         raise E.BadRequest("min_count must be <= max_count")
     image_ref = s.get("imageRef") or bdm_image
-    if not image_ref:
+    if boot_bdm is not None:
+        if max_count > 1:
+            raise E.BadRequest("Booting more than one server from one block device mapping is not supported")
+        image_ref = None  # the root disk is the volume; its image's kernel boots it
+    elif not image_ref:
         raise E.BadRequest("Missing imageRef attribute: the reference cloud boots servers from images")
-    image_id = _ref_id(image_ref)
-    if not is_uuid(image_id):
+    image_id = _ref_id(image_ref) if image_ref else None
+    if image_id is not None and not is_uuid(image_id):
         raise E.BadRequest(f"Invalid imageRef provided: {image_ref}")
     flavor_id = _ref_id(s["flavorRef"])
+    image = None
     with library_errors():
         try:
-            image = compute.get_image(image_id)
+            image = compute.get_image(image_id) if image_id is not None else None
         except Exception as exc:
             if getattr(exc, "http_status", None) == 404:
                 raise E.BadRequest(f"Can not find requested image {image_id}") from None
@@ -432,7 +425,8 @@ def create_server(req: ApiRequest) -> Reply:
         flavor = next((f for f in compute.list_flavors() if f.id == flavor_id), None)
         if flavor is None:
             raise E.BadRequest(f"Flavor {flavor_id} could not be found.")
-        _check_flavor_fits(image, flavor)
+        if image is not None:
+            _check_flavor_fits(image, flavor)
         zone = s.get("availability_zone")
         host = s.get("host")
         if zone and ":" in zone:
@@ -482,12 +476,17 @@ def create_server(req: ApiRequest) -> Reply:
                 raise E.Forbidden(f"Quota exceeded for {resource}: Requested {min_count * per}, but already used "
                                   f"{used[resource]} of {limit} {resource}")
             allowed = min(allowed, fits)
+        boot_plan = None  # the volume a boot from volume claims (quota checked, reserved or made)
+        if boot_bdm is not None:
+            from .compute_volumes import plan_boot_volume
+            boot_plan, _ = plan_boot_volume(req, boot_bdm, flavor)
         for index in range(allowed):
             sid = str(uuid.uuid4())
             server_name = name if allowed == 1 else f"{name}-{index + 1}"
             store.insert_server({
                 "id": sid, "project_id": ctx.project_id, "user_id": ctx.user_id, "name": server_name,
-                "description": s.get("description"), "image_id": image.id,
+                "description": s.get("description"),
+                "image_id": image.id if image is not None else "",
                 "flavor": {"id": flavor.id, "name": flavor.name, "vcpus": flavor.vcpus, "ram_mb": flavor.ram_mb,
                            "disk_gb": flavor.disk_gb},
                 "key_name": key_name, "key_data": key_data, "metadata": metadata, "user_data": s.get("user_data"),
@@ -506,8 +505,11 @@ def create_server(req: ApiRequest) -> Reply:
                       public_keys={key_name: key_data} if key_name else None, admin_pass=admin_pass,
                       user_data=user_data, metadata=metadata, host=host, availability_zone=zone,
                       project_id=ctx.project_id, server_id=sid)
+        if boot_plan is not None:
+            kwargs["boot_volume"] = boot_plan
         server_name = name if len(created) == 1 else f"{name}-{index + 1}"
-        rt.submit(_build, req.backend, sid, request_id, server_name, image.id, flavor.id, kwargs)
+        rt.submit(_build, req.backend, sid, request_id, server_name,
+                  image.id if image is not None else boot_plan.kernel_image_id, flavor.id, kwargs)
     if return_reservation:
         return Reply({"reservation_id": reservation_id}, status=202)
     sid = created[0]
@@ -526,10 +528,20 @@ def _build(backend: Any, sid: str, request_id: str, name: str, image_id: str, fl
     compute = backend.compute()
     fault = None
     host = None
+    boot_plan = kwargs.pop("boot_volume", None)
     try:
+        if boot_plan is not None:
+            from .compute_volumes import prepare_boot_volume
+            kwargs["root_volume"] = prepare_boot_volume(backend, sid, None, boot_plan)
         view = compute.create_server(name, image_id, flavor_id, **kwargs)
         host = view.host
+        if boot_plan is not None:
+            from .compute_volumes import set_host
+            set_host(backend, sid, boot_plan.volume_id, host)
     except Exception as exc:
+        if boot_plan is not None:
+            from .compute_volumes import boot_failed
+            boot_failed(backend, sid, boot_plan)
         code = getattr(exc, "http_status", None) or getattr(exc, "status", None) or 500
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if type(exc).__name__ in ("NoValidHost", "HostFull"):
@@ -555,6 +567,8 @@ def _finish_delete(backend: Any, sid: str, request_id: str | None, *, built: boo
                 if request_id:
                     store.finish_action(sid, request_id, error=str(exc), tb=format_tb())
                 return
+    from .compute_volumes import release_server_volumes
+    release_server_volumes(backend, sid)
     store.purge_server(sid)
     if request_id:
         store.finish_action(sid, request_id)
@@ -1395,31 +1409,62 @@ def _host_id(project: str, host: str | None) -> str:
     return host_id(project, host)
 
 
-# -- volume attachments (block storage comes later) ------------------------------------------------------
+# -- volume attachments (block storage: see compute_volumes) ------------------------------------------
+def _attachable(req: ApiRequest) -> Merged:
+    row = _row(req)
+    m = _merged(req, row)
+    _check_lock(req, row)
+    _check_idle("attach_volume" if req.method == "POST" else "detach_volume", m)
+    return m
+
+
 @route("GET", "/v2.1/servers/{server_id}/os-volume_attachments")
 def list_volume_attachments(req: ApiRequest) -> dict:
-    """A server's volume attachments: none until block storage exists."""
-    _row(req)
-    return {"volumeAttachments": []}
+    """A server's volume attachments (the root volume of a server booted from one too)."""
+    from .compute_volumes import attachment_doc, server_volumes
+    row = _row(req)
+    found = server_volumes(req.backend, row["id"])
+    limit = req.query_int("limit", None, minimum=0)
+    offset = req.query_int("offset", 0, minimum=0)
+    found = found[offset:] if limit is None else found[offset:offset + limit]
+    return {"volumeAttachments": [attachment_doc(req, row["id"], a) for a in found]}
 
 
 @route("POST", "/v2.1/servers/{server_id}/os-volume_attachments")
 def attach_volume(req: ApiRequest) -> dict:
-    """Attach a volume: every volume is unknown until block storage exists (404)."""
-    _row(req)
-    volume = (req.body or {}).get("volumeAttachment", {}).get("volumeId") if isinstance(req.body, dict) else None
-    raise E.NotFound(f"Volume {volume or ''} could not be found: the reference cloud has no block storage "
-                     "service yet.".replace("  ", " "))
+    """Attach a volume: hot-plugged at once; the volume is in-use when this answers."""
+    from .compute_volumes import attach
+    m = _attachable(req)
+    with library_errors():
+        return {"volumeAttachment": attach(req, m.id, m.host, m.base_status, req.body)}
 
 
 @route("GET", "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}")
-@route("PUT", "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}")
-@route("DELETE", "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}")
-def volume_attachment(req: ApiRequest) -> dict:
-    """One attachment: none exist until block storage does (404)."""
+def show_volume_attachment(req: ApiRequest) -> dict:
+    from .compute_volumes import attachment_doc, find_attachment
     row = _row(req)
-    raise E.NotFound(f"Volume {req.params['volume_id']} is not attached to instance {row['id']}: the reference "
-                     "cloud has no block storage service yet.")
+    return {"volumeAttachment": attachment_doc(req, row["id"],
+                                               find_attachment(req, row["id"], req.params["volume_id"]))}
+
+
+@route("PUT", "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}")
+def update_volume_attachment(req: ApiRequest) -> Reply:
+    """Only delete_on_termination (2.85); swapping volumes is not supported."""
+    from .compute_volumes import update_attachment
+    row = _row(req)
+    _check_lock(req, row)
+    update_attachment(req, row["id"], req.params["volume_id"], req.body)
+    return Reply(None, status=202)
+
+
+@route("DELETE", "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", status=202)
+def detach_volume(req: ApiRequest) -> Reply:
+    """Detach a volume: 202, the volume detaching until the guest lets it go, then available."""
+    from .compute_volumes import detach
+    m = _attachable(req)
+    view = m.view
+    detach(req, m.id, req.params["volume_id"], getattr(view, "root_volume_id", None))
+    return Reply(None, status=202)
 
 
 # keep the time helper importable for tests

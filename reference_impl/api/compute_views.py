@@ -134,6 +134,11 @@ def addresses(m: Merged, names: dict[str, str], fips: dict[str, list]) -> dict:
     return result
 
 
+def _volumes_attached(req: Any, server_id: str) -> list[dict]:
+    from .compute_volumes import volumes_attached
+    return volumes_attached(req, server_id)
+
+
 def host_id(project_id: str, host: str | None) -> str:
     if not host:
         return ""
@@ -168,7 +173,8 @@ def server_detail(req: ApiRequest, m: Merged, *, names: dict | None = None, fips
     doc: dict[str, Any] = {
         "id": m.id, "name": row["name"], "status": status, "tenant_id": row["project_id"],
         "user_id": row["user_id"], "metadata": dict(row["metadata"]), "hostId": host_id(row["project_id"], m.host),
-        "image": {"id": image_id, "links": [{"rel": "bookmark", "href": f"{req.base_url}/images/{image_id}"}]},
+        "image": ({"id": image_id, "links": [{"rel": "bookmark", "href": f"{req.base_url}/images/{image_id}"}]}
+                  if image_id else ""),  # "" for a server booted from a volume, as Nova
         "flavor": flavor_doc(req, row["flavor"]),
         "created": iso(row["created_at"]), "updated": iso(row["updated_at"]),
         "addresses": addresses(m, names, fips),
@@ -184,9 +190,7 @@ def server_detail(req: ApiRequest, m: Merged, *, names: dict | None = None, fips
         "OS-EXT-STS:task_state": m.task_state,
         "OS-EXT-STS:vm_state": m.vm_state,
         "OS-EXT-STS:power_state": m.power_state,
-        "os-extended-volumes:volumes_attached": [
-            ({"id": v.get("volume_id"), "delete_on_termination": False} if mv(req, "2.3")
-             else {"id": v.get("volume_id")}) for v in ((view.volumes if view is not None else []) or [])],
+        "os-extended-volumes:volumes_attached": _volumes_attached(req, m.id),
     }
     if row["security_groups"] is not None and m.base_status != "ERROR":
         doc["security_groups"] = [{"name": n} for n in row["security_groups"]]

@@ -22,7 +22,7 @@ from .hypervisor import (
     parse_ready_line,
     teardown_all_vms,
 )
-from .model import Flavor, Image, Server, VolumeAttachment
+from .model import Flavor, Image, RootVolume, Server, VolumeAttachment
 from .placement import HostLoad, choose_host
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "Image",
     "Server",
     "VolumeAttachment",
+    "RootVolume",
     "HostLoad",
     "choose_host",
     "GuestArtifacts",

@@ -7,7 +7,9 @@ each server
 * placement chooses a compute host (:mod:`.placement`),
 * its root disk is an RBD copy-on-write clone ``vms/<server id>_disk`` of its
   image's protected snapshot, grown to the flavor's disk, read by QEMU's rbd
-  driver — never copied to a local disk,
+  driver — never copied to a local disk; or, booted from a volume, that
+  volume's RBD image as it is (``root_volume``: not owned by the server,
+  neither cloned nor removed with it),
 * its NICs are the ports' taps on the tenant bridges of that host (the network
   library makes them when the port is bound there), with the ports' MACs,
 * a config drive (:mod:`.configdrive`) carries its instance data,
@@ -56,6 +58,7 @@ from .model import (
     Flavor,
     Image,
     NicRecord,
+    RootVolume,
     Server,
     VolumeAttachment,
 )
@@ -165,6 +168,7 @@ class ServerView:
     phases: dict = field(default_factory=dict)
     key_name: str | None = None
     metadata: dict = field(default_factory=dict)
+    root_volume_id: str | None = None  # booted from this volume (its RBD image is the root disk)
 
     @property
     def ipv4(self) -> list[str]:
@@ -573,7 +577,7 @@ class ComputeService:
             image_id=server.image_id, addresses=addresses, nics=list(server.nics), volumes=list(server.volumes),
             disk=f"{server.disk_pool}/{server.disk_name}", qemu_pid=pid, fault=status.fault,
             created_at=server.created_at, launched_at=server.launched_at, phases=dict(server.phases),
-            key_name=server.key_name, metadata=dict(server.metadata),
+            key_name=server.key_name, metadata=dict(server.metadata), root_volume_id=server.root_volume_id,
         )
 
     # ------------------------------------------------------------------ console
@@ -638,9 +642,15 @@ class ComputeService:
         availability_zone: str | None = None,
         project_id: str = "",
         server_id: str | None = None,
+        root_volume: RootVolume | None = None,
     ) -> ServerView:
         """Boot a server. Returns once QEMU runs (status ACTIVE); the guest
         is ready when :meth:`wait_for_console` sees its ready line.
+
+        ``root_volume``: boot from this RBD image (a volume) instead of a
+        clone of the image; the server does not own it (it is neither cloned
+        nor removed) and the flavor's disk does not apply. ``image_id`` then
+        only names the image whose kernel and initramfs boot it.
 
         ``networks``: tenant network ids, a port is made on each (and deleted
         with the server), with ``security_groups``; ``ports``: existing unbound
@@ -651,7 +661,10 @@ class ComputeService:
         image = self.get_image(image_id)
         flavor = self.get_flavor(flavor_id)
         disk_bytes = flavor.disk_bytes or max(image.size_bytes, image.min_disk_gb * GiB)
-        if disk_bytes < image.size_bytes or (flavor.disk_gb and flavor.disk_gb < image.min_disk_gb):
+        if root_volume is not None:
+            if not self.rbd.exists(root_volume.pool, root_volume.rbd_name):
+                raise E.VolumeNotFound(f"RBD image {root_volume.pool}/{root_volume.rbd_name} does not exist")
+        elif disk_bytes < image.size_bytes or (flavor.disk_gb and flavor.disk_gb < image.min_disk_gb):
             raise E.FlavorTooSmall(f"flavor {flavor.name}'s disk ({flavor.disk_gb} GiB) is smaller than image "
                                    f"{image.name} needs ({max(image.min_disk_gb, -(-image.size_bytes // GiB))} GiB)")
         if flavor.ram_mb < image.min_ram_mb:
@@ -676,6 +689,8 @@ class ComputeService:
         with self.store.update() as state:
             if sid in state.servers:
                 raise E.Conflict(f"server {sid} exists already")
+            if root_volume is not None:
+                self._check_volume_free(root_volume.pool, root_volume.rbd_name, state.servers.values())
             chosen = choose_host(self.host_loads(state), flavor.ram_mb, host=host,
                                  availability_zone=availability_zone)
             server = Server(
@@ -686,6 +701,9 @@ class ComputeService:
                 metadata=dict(metadata or {}), disk_name=f"{sid}_disk", vm_state=BUILDING,
                 task_state="spawning", created_at=time.time(),
             )
+            if root_volume is not None:
+                server.disk_pool, server.disk_name = root_volume.pool, root_volume.rbd_name
+                server.disk_owned, server.root_volume_id = False, root_volume.volume_id
             state.servers[sid] = server
         self.progress(f"compute: server {name} ({sid}) on {server.host}")
         with self._server_lock(sid):
@@ -759,7 +777,8 @@ class ComputeService:
     def _spawn(self, server: Server, image: Image, disk_bytes: int, accel: str) -> None:
         """Clone the root disk, write the config drive, start QEMU."""
         t0 = time.monotonic()
-        self._clone_root_disk(image, server.disk_name, disk_bytes)
+        if server.disk_owned:
+            self._clone_root_disk(image, server.disk_name, disk_bytes)
         t1 = time.monotonic()
         vm_dir = self.paths.vm_dir(server.id)
         vm_dir.mkdir(parents=True, exist_ok=True)
@@ -809,7 +828,7 @@ class ComputeService:
         """Remove whatever a failed create made (best effort, errors reported
         through progress), then the record."""
         for step in (lambda: self._kill_qemu(server.id), lambda: self._unbind_nics(server),
-                     lambda: self._remove_rbd(server.disk_pool, server.disk_name),
+                     lambda: server.disk_owned and self._remove_rbd(server.disk_pool, server.disk_name),
                      lambda: shutil.rmtree(self.paths.vm_dir(server.id), ignore_errors=True)):
             try:
                 step()
@@ -940,6 +959,9 @@ class ComputeService:
         with self._server_lock(server_id):
             server = self._record(server_id)
             self._require(server, ("ACTIVE", "SHUTOFF", "ERROR"), "rebuild")
+            if not server.disk_owned:
+                raise E.InvalidState(f"server {server_id} boots from volume {server.root_volume_id}: rebuilding "
+                                     "it is not supported")
             image = self.get_image(image_id or server.image_id)
             flavor = server.flavor
             disk_bytes = int(flavor["disk_gb"]) * GiB or max(image.size_bytes, image.min_disk_gb * GiB)
@@ -1019,9 +1041,7 @@ class ComputeService:
                 raise E.VolumeNotFound(f"RBD image {pool}/{rbd_name} does not exist")
             if any(a.volume_id == volume_id for a in server.attachments()):
                 raise E.VolumeInUse(f"volume {volume_id} is attached to server {server_id} already")
-            for other in self.store.load().servers.values():
-                if any(a.pool == pool and a.rbd_name == rbd_name for a in other.attachments()):
-                    raise E.VolumeInUse(f"volume {pool}/{rbd_name} is attached to server {other.id}")
+            self._check_volume_free(pool, rbd_name)
             short = uuid.uuid5(uuid.NAMESPACE_URL, volume_id).hex[:12]
             att = VolumeAttachment(volume_id, pool, rbd_name, device_id=f"vol-{short}", node_name=f"vol{short}",
                                    serial=volume_id.replace("-", "")[:20])
@@ -1041,6 +1061,15 @@ class ComputeService:
             server.volumes.append(asdict(att))
             self._save_server(server)
             return att
+
+    def _check_volume_free(self, pool: str, rbd_name: str, servers: Iterable[Server] | None = None) -> None:
+        """VolumeInUse when an RBD image is attached to, or the root disk of, a server
+        (``servers``: those of a state the caller holds locked; else the stored ones)."""
+        for other in (servers if servers is not None else self.store.load().servers.values()):
+            if any(a.pool == pool and a.rbd_name == rbd_name for a in other.attachments()):
+                raise E.VolumeInUse(f"volume {pool}/{rbd_name} is attached to server {other.id}")
+            if other.disk_pool == pool and other.disk_name == rbd_name:
+                raise E.VolumeInUse(f"volume {pool}/{rbd_name} is the root disk of server {other.id}")
 
     def detach_volume(self, server_id: str, volume_id: str, *, timeout: float = 60.0) -> None:
         """Unplug a volume: ``device_del``, wait for the guest to release it
@@ -1074,7 +1103,8 @@ class ComputeService:
             server = self._record(server_id)
             self._kill_qemu(server_id)
             self._unbind_nics(server)
-            self._remove_rbd(server.disk_pool, server.disk_name)
+            if server.disk_owned:
+                self._remove_rbd(server.disk_pool, server.disk_name)
             shutil.rmtree(self.paths.vm_dir(server_id), ignore_errors=True)
             with self.store.update() as state:
                 state.servers.pop(server_id, None)

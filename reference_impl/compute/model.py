@@ -87,6 +87,16 @@ class VolumeAttachment:
     serial: str
 
 
+@dataclass(frozen=True)
+class RootVolume:
+    """An RBD image a server boots from but does not own (a block storage
+    volume): not cloned at boot, not removed with the server."""
+
+    volume_id: str
+    pool: str
+    rbd_name: str
+
+
 @dataclass
 class Server:
     id: str
@@ -106,6 +116,8 @@ class Server:
     volumes: list = field(default_factory=list)  # VolumeAttachment dicts
     disk_pool: str = "vms"
     disk_name: str = ""
+    disk_owned: bool = True  # False: the root disk is a volume (root_volume_id) the server boots from
+    root_volume_id: str | None = None
     vm_state: str = BUILDING
     task_state: str | None = None
     fault: str | None = None
