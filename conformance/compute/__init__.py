@@ -1,0 +1,1 @@
+"""Conformance tests of the Compute API (Nova v2.1)."""
