@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 import secrets
 import string
@@ -447,6 +448,7 @@ def create_server(req: ApiRequest) -> Reply:
         nets, ports = _resolve_networks(req, s.get("networks"), max_count)
         sg_names = [g["name"] for g in s.get("security_groups") or [{"name": "default"}]]
         sg_ids = _resolve_security_groups(req, sg_names) if nets else []
+    _access_ips(s)
     key_name = s.get("key_name")
     key_data = None
     if key_name is not None:
@@ -572,6 +574,26 @@ def _finish_delete(backend: Any, sid: str, request_id: str | None, *, built: boo
     store.purge_server(sid)
     if request_id:
         store.finish_action(sid, request_id)
+
+
+def _access_ips(body: dict) -> dict[str, str]:
+    """The request's accessIPv4 / accessIPv6 as columns, each an address of
+    its family (Nova: 400 otherwise); an empty string clears one."""
+    out = {}
+    for name, column, version in (("accessIPv4", "access_ipv4", 4), ("accessIPv6", "access_ipv6", 6)):
+        if name not in body:
+            continue
+        value = body[name] or ""
+        if value:
+            try:
+                valid = ipaddress.ip_address(value).version == version
+            except ValueError:
+                valid = False
+            if not valid:
+                raise E.BadRequest(f"Invalid input for field/attribute {name}. Value: {value}. "
+                                   f"'{value}' is not a 'ipv{version}'")
+        out[column] = value
+    return out
 
 
 # -- list -----------------------------------------------------------------------------------------
@@ -762,10 +784,7 @@ def update_server(req: ApiRequest) -> dict:
         changes["name"] = _check_name(s["name"])
     if "description" in s:
         changes["description"] = s["description"]
-    if "accessIPv4" in s:
-        changes["access_ipv4"] = s["accessIPv4"]
-    if "accessIPv6" in s:
-        changes["access_ipv6"] = s["accessIPv6"]
+    changes.update(_access_ips(s))
     _rt(req).store.update_server(row["id"], **changes)
     return {"server": server_update_doc(req, _merged(req, _row(req)))}
 
@@ -957,10 +976,7 @@ def _action_rebuild(req: ApiRequest, m: Merged, body: Any) -> Reply:
         changes["name"] = name
     if "description" in body:
         changes["description"] = body["description"]
-    if "accessIPv4" in body:
-        changes["access_ipv4"] = body["accessIPv4"]
-    if "accessIPv6" in body:
-        changes["access_ipv6"] = body["accessIPv6"]
+    changes.update(_access_ips(body))
     admin_pass = body.get("adminPass") or _admin_pass()
     metadata = changes.get("metadata", m.row["metadata"])
     sid = m.id
@@ -1407,6 +1423,37 @@ def show_instance_action(req: ApiRequest) -> dict:
 def _host_id(project: str, host: str | None) -> str:
     from .compute_views import host_id
     return host_id(project, host)
+
+
+# -- port interfaces (read-only: the reference cloud does not hot-plug NICs) ------------------------
+def _interface(req: ApiRequest, port: Any) -> dict:
+    doc = {"port_state": "ACTIVE", "port_id": port.id, "net_id": port.network_id, "mac_addr": port.mac_address,
+           "fixed_ips": [{"subnet_id": f.subnet_id, "ip_address": f.ip_address} for f in port.fixed_ips]}
+    if mv(req, "2.70"):
+        doc["tag"] = None
+    return doc
+
+
+def _server_ports(req: ApiRequest, server_id: str) -> list[Any]:
+    with library_errors():
+        return sorted((p for p in req.backend.network().list_ports() if p.device_id == server_id),
+                      key=lambda p: p.index)
+
+
+@route("GET", "/v2.1/servers/{server_id}/os-interface")
+def list_interfaces(req: ApiRequest) -> dict:
+    """The server's ports (Neutron's), as Nova's interface attachments."""
+    row = _row(req)
+    return {"interfaceAttachments": [_interface(req, p) for p in _server_ports(req, row["id"])]}
+
+
+@route("GET", "/v2.1/servers/{server_id}/os-interface/{port_id}")
+def show_interface(req: ApiRequest) -> dict:
+    row = _row(req)
+    for port in _server_ports(req, row["id"]):
+        if port.id == req.params["port_id"]:
+            return {"interfaceAttachment": _interface(req, port)}
+    raise E.NotFound(f"Port {req.params['port_id']} is not attached to instance {row['id']}.")
 
 
 # -- volume attachments (block storage: see compute_volumes) ------------------------------------------

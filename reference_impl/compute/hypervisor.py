@@ -1101,13 +1101,14 @@ class ComputeService:
         and filter rules go — and remove its RBD clone and files."""
         with self._server_lock(server_id):
             server = self._record(server_id)
-            self._kill_qemu(server_id)
-            self._unbind_nics(server)
-            if server.disk_owned:
-                self._remove_rbd(server.disk_pool, server.disk_name)
-            shutil.rmtree(self.paths.vm_dir(server_id), ignore_errors=True)
-            with self.store.update() as state:
-                state.servers.pop(server_id, None)
+            with self._task(server, "deleting"):  # a view meanwhile is not a crash
+                self._kill_qemu(server_id)
+                self._unbind_nics(server)
+                if server.disk_owned:
+                    self._remove_rbd(server.disk_pool, server.disk_name)
+                shutil.rmtree(self.paths.vm_dir(server_id), ignore_errors=True)
+                with self.store.update() as state:
+                    state.servers.pop(server_id, None)
         self.paths.vm_lock(server_id).unlink(missing_ok=True)
 
     def delete_all_servers(self) -> int:

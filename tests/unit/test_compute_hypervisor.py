@@ -204,6 +204,7 @@ def test_qmp_client_without_qemu(tmp_path):
     ("active", False, None, None, "ERROR"),  # no task: a QEMU that is gone crashed
     ("active", True, "running", "powering-off", "ACTIVE"),
     ("building", False, None, "spawning", "BUILD"),
+    ("active", False, None, "deleting", "ACTIVE"),  # delete_server killed QEMU, the record goes next
 ])
 def test_a_task_that_stops_qemu_is_not_a_crash(vm_state, alive, run_state, task, status):
     assert derive_status(vm_state, alive, run_state, None, task).status == status

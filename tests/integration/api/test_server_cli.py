@@ -15,16 +15,14 @@ from octoprobe.reference_impl.compute.guest_ssh import wait_for_ssh
 from apilab import PREFIX
 
 
-def open_ssh_in_default_group(api_cloud, project_id: str) -> None:
-    """The Neutron API is the next issue: until then the network library opens
-    TCP 22 in the project's default security group, as `openstack security
-    group rule create --dst-port 22 default` will."""
-    plane = Cloud.open(api_cloud.state_dir, PREFIX, progress=lambda m: None).network()
-    group = next(g for g in plane.list_security_groups() if g.project_id == project_id and g.name == "default")
-    if not any(r.port_range_min == 22 for r in plane.list_security_group_rules(group.id)):
-        for ethertype in ("IPv4", "IPv6"):
-            plane.create_security_group_rule(group.id, "ingress", ethertype=ethertype, protocol="tcp",
-                                             port_range_min=22, port_range_max=22)
+def open_ssh_in_default_group(api_cloud) -> None:
+    """TCP 22 open in the project's default security group, through Neutron."""
+    rules = api_cloud.openstack("security", "group", "rule", "list", "default", "--protocol", "tcp")
+    have = {r["Ethertype"] for r in rules if str(r.get("Port Range", "")).startswith("22")}
+    for ethertype in ("IPv4", "IPv6"):
+        if ethertype not in have:
+            api_cloud.openstack("security", "group", "rule", "create", "--ingress", "--protocol", "tcp",
+                                "--dst-port", "22", "--ethertype", ethertype, "default")
 
 
 def addresses(server: dict) -> list[str]:
@@ -55,8 +53,7 @@ def keypair(api_cloud, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(api_cloud, keypair):
-    project_id = api_cloud.openstack("token", "issue")["project_id"]
-    open_ssh_in_default_group(api_cloud, project_id)
+    open_ssh_in_default_group(api_cloud)
     server = api_cloud.openstack("server", "create", "--image", "octoprobe-guest", "--flavor", "m1.nano",
                                  "--key-name", "octoprobe-test-key", "--wait", "octoprobe-test-vm")
     yield server

@@ -86,6 +86,9 @@ class FakePlane:
     def list_floating_ips(self):
         return []
 
+    def list_ports(self, network_id=None):
+        return list(self.ports.values())
+
 
 class FakeCompute:
     """The ComputeService calls the API makes, on dicts."""
@@ -618,6 +621,9 @@ def test_create_errors(nova):
         ({"networks": [{"uuid": str(uuid.uuid4())}]}, 400, "could not be found"),
         ({"networks": [{"uuid": nova.net.id, "fixed_ip": "10.0.0.5"}]}, 400, "fixed_ip"),
         ({"networks": "auto"}, 400, "2.37"),
+        ({"accessIPv6": "notvalid"}, 400, "accessIPv6"),
+        ({"accessIPv4": "2001:db8::1"}, 400, "accessIPv4"),
+        ({"accessIPv4": "1.2.3"}, 400, "accessIPv4"),
         ({"availability_zone": "nowhere"}, 400, "availability zone"),
         ({"security_groups": [{"name": "nosuch"}]}, 400, "Security group"),
         ({"block_device_mapping_v2": [{"boot_index": 0}]}, 400, "block"),
@@ -831,3 +837,29 @@ def test_security_groups_of_a_server(nova):
     assert act({"removeSecurityGroup": {"name": "default"}}).status_code == 400
     assert act({"removeSecurityGroup": {"name": "nosuch"}}).status_code == 404
     assert act({"removeSecurityGroup": {}}).status_code == 400
+
+
+def test_access_addresses_are_checked_on_update(nova):
+    sid = nova.boot(accessIPv4="192.0.2.7", accessIPv6="2001:db8::7")
+    r = nova.call("PUT", f"/servers/{sid}", json={"server": {"accessIPv4": "not-an-address"}})
+    assert r.status_code == 400 and "accessIPv4" in r.json()["badRequest"]["message"]
+    r = nova.call("PUT", f"/servers/{sid}", json={"server": {"accessIPv6": "2001:db8::8"}})
+    assert r.status_code == 200 and r.json()["server"]["accessIPv6"] == "2001:db8::8"
+    assert r.json()["server"]["accessIPv4"] == "192.0.2.7"
+
+
+def test_interfaces_are_the_servers_ports(nova):
+    sid = nova.boot()
+    port = SimpleNamespace(id=str(uuid.uuid4()), network_id=nova.net.id, mac_address="fa:16:3e:00:00:01",
+                           device_id=sid, index=1, security_groups=[],
+                           fixed_ips=[SimpleNamespace(subnet_id="s4", ip_address="10.0.0.5")])
+    other = SimpleNamespace(**{**vars(port), "id": str(uuid.uuid4()), "device_id": "someone-else"})
+    nova.compute.network.ports.clear()  # the fake's own NIC records are not Neutron ports
+    nova.compute.network.ports.update({port.id: port, other.id: other})
+    listed = nova.call("GET", f"/servers/{sid}/os-interface").json()["interfaceAttachments"]
+    assert listed == [{"port_state": "ACTIVE", "port_id": port.id, "net_id": nova.net.id,
+                       "mac_addr": "fa:16:3e:00:00:01", "fixed_ips": [{"subnet_id": "s4", "ip_address": "10.0.0.5"}]}]
+    shown = nova.call("GET", f"/servers/{sid}/os-interface/{port.id}", version="2.70").json()
+    assert shown["interfaceAttachment"]["tag"] is None
+    assert nova.call("GET", f"/servers/{sid}/os-interface/{other.id}").status_code == 404
+    assert nova.call("GET", f"/servers/{sid}/os-interface", nova.api.account("stranger")).status_code == 404
