@@ -1129,13 +1129,78 @@ def _register_in_glance(backend: Any, image: Any, name: str, project_id: str, pr
         register(backend, image, name=name, owner_project_id=project_id, visibility="private")
 
 
+def _flavor_record(flavor: dict) -> dict:
+    """The row's copy of a flavor (what views embed)."""
+    return {k: flavor[k] for k in ("id", "name", "vcpus", "ram_mb", "disk_gb") if k in flavor}
+
+
+def _action_resize(req: ApiRequest, m: Merged, body: Any) -> Reply:
+    """Another flavor on the same host: RESIZE, then VERIFY_RESIZE until confirmed or reverted."""
+    if not isinstance(body, dict) or set(body) - {"flavorRef", "OS-DCF:diskConfig"}:
+        raise E.BadRequest("Invalid input for field/attribute resize: only 'flavorRef' and 'OS-DCF:diskConfig' "
+                           "are allowed")
+    ref = body.get("flavorRef")
+    if not isinstance(ref, (str, int)) or not _ref_id(ref):
+        raise E.BadRequest("Invalid input for field/attribute resize: 'flavorRef' is a required property and "
+                           "names a flavor")
+    _check_lock(req, m.row)
+    _check_state("resize", m, ("ACTIVE", "SHUTOFF"))
+    compute = req.backend.compute()
+    try:
+        flavor = compute.get_flavor(_ref_id(ref))
+    except Exception as exc:
+        if getattr(exc, "http_status", None) == 404:
+            raise E.BadRequest(f"Unable to find flavor {_ref_id(ref)}") from None
+        raise
+    current = m.row["flavor"]
+    if flavor.id == current.get("id"):
+        raise E.BadRequest("When resizing, instances must change flavor!")
+    if flavor.disk_gb and flavor.disk_gb < int(current.get("disk_gb") or 0) and m.row["image_id"]:
+        raise E.BadRequest("Resize error: Unable to resize disk down.")
+    store = _rt(req).store
+
+    def resize() -> None:
+        compute.resize_server(m.id, flavor.id)
+        store.update_server(m.id, flavor=_flavor_record(compute.get_server(m.id).flavor))
+
+    _background(req, m, "resize", "resize_prep", "compute_resize_instance", resize)
+    return Reply(None, status=202)
+
+
+def _action_confirm_resize(req: ApiRequest, m: Merged, body: Any) -> Reply:
+    if body is not None:
+        raise E.BadRequest("Invalid input for field/attribute confirmResize: the value must be null")
+    _check_state("confirmResize", m, ("VERIFY_RESIZE",))
+    ctx, store = req.context, _rt(req).store
+    store.start_action(m.id, req.request_id, "confirmResize", ctx.project_id, ctx.user_id)
+    with library_errors():
+        req.backend.compute().confirm_resize(m.id)
+    store.finish_action(m.id, req.request_id)
+    return Reply(None, status=204)
+
+
+def _action_revert_resize(req: ApiRequest, m: Merged, body: Any) -> Reply:
+    if body is not None:
+        raise E.BadRequest("Invalid input for field/attribute revertResize: the value must be null")
+    _check_state("revertResize", m, ("VERIFY_RESIZE",))
+    compute, store = req.backend.compute(), _rt(req).store
+
+    def revert() -> None:
+        compute.revert_resize(m.id)
+        store.update_server(m.id, flavor=_flavor_record(compute.get_server(m.id).flavor))
+
+    _background(req, m, "revertResize", "resize_reverting", "compute_revert_resize", revert)
+    return Reply(None, status=202)
+
+
 ACTIONS: dict[str, Callable[[ApiRequest, Merged, Any], Any]] = {
     "reboot": _action_reboot, "os-stop": _action_stop, "os-start": _action_start, "pause": _action_pause,
     "unpause": _action_unpause, "lock": _action_lock, "unlock": _action_unlock, "rebuild": _action_rebuild,
     "createImage": _action_create_image, "os-getConsoleOutput": _action_console_output,
     "addSecurityGroup": _action_add_security_group, "removeSecurityGroup": _action_remove_security_group,
+    "resize": _action_resize, "confirmResize": _action_confirm_resize, "revertResize": _action_revert_resize,
 }
-UNSUPPORTED_ACTIONS = ("resize", "confirmResize", "revertResize", "migrate", "os-migrateLive", "evacuate",
+UNSUPPORTED_ACTIONS = ("migrate", "os-migrateLive", "evacuate",
                        "suspend", "resume", "shelve", "shelveOffload", "unshelve", "rescue", "unrescue",
                        "changePassword", "createBackup",
                        "trigger_crash_dump", "os-resetState", "resetNetwork", "injectNetworkInfo",

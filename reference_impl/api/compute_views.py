@@ -17,9 +17,11 @@ TASK_STATUS = {
     "rebooting": "REBOOT", "reboot_pending": "REBOOT", "reboot_started": "REBOOT",
     "rebooting_hard": "HARD_REBOOT", "reboot_pending_hard": "HARD_REBOOT", "reboot_started_hard": "HARD_REBOOT",
     "rebuilding": "REBUILD", "rebuild_block_device_mapping": "REBUILD", "rebuild_spawning": "REBUILD",
+    "resize_prep": "RESIZE", "resize_migrating": "RESIZE", "resize_migrated": "RESIZE", "resize_finish": "RESIZE",
+    "resize_reverting": "REVERT_RESIZE",
 }
 VM_STATE = {"ACTIVE": "active", "BUILD": "building", "SHUTOFF": "stopped", "PAUSED": "paused", "ERROR": "error",
-            "DELETED": "deleted"}
+            "DELETED": "deleted", "VERIFY_RESIZE": "resized"}
 VALID_STATUSES = ("ACTIVE", "BUILD", "DELETED", "ERROR", "HARD_REBOOT", "MIGRATING", "PASSWORD", "PAUSED",
                   "REBOOT", "REBUILD", "RESCUE", "RESIZE", "REVERT_RESIZE", "SHELVED", "SHELVED_OFFLOADED",
                   "SHUTOFF", "SOFT_DELETED", "SUSPENDED", "UNKNOWN", "VERIFY_RESIZE")
@@ -60,7 +62,7 @@ class Merged:
     def status(self) -> str:
         base = self.base_status
         task = self.task_state
-        if base in ("ACTIVE", "SHUTOFF", "ERROR", "PAUSED") and task in TASK_STATUS:
+        if base in ("ACTIVE", "SHUTOFF", "ERROR", "PAUSED", "VERIFY_RESIZE") and task in TASK_STATUS:
             return TASK_STATUS[task]
         return base
 

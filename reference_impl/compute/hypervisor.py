@@ -52,6 +52,7 @@ from .model import (
     ERROR,
     GiB,
     PAUSED,
+    RESIZED,
     STOPPED,
     ComputeState,
     ComputeStore,
@@ -118,8 +119,10 @@ def derive_status(vm_state: str, qemu_alive: bool, run_state: str | None, fault:
     QEMU that is exiting or gone is that task at work, not a crash."""
     if vm_state == ERROR:
         return ServerStatus("ERROR", RUNNING if qemu_alive else SHUTDOWN, fault)
+    if vm_state == RESIZED and task_state is None:
+        return ServerStatus("VERIFY_RESIZE", RUNNING if qemu_alive and run_state == "running" else SHUTDOWN)
     if task_state is not None and (not qemu_alive or run_state is None) and vm_state != BUILDING:
-        return ServerStatus("SHUTOFF" if vm_state == STOPPED else "ACTIVE", NOSTATE)
+        return ServerStatus({STOPPED: "SHUTOFF", RESIZED: "VERIFY_RESIZE"}.get(vm_state, "ACTIVE"), NOSTATE)
     if not qemu_alive:
         if vm_state == BUILDING:
             return ServerStatus("BUILD", NOSTATE)
@@ -1025,6 +1028,103 @@ class ComputeService:
         except CommandError:
             pass
         self.rbd.snap_remove(*disk, snap)
+
+    # ------------------------------------------------------------------ resize
+    RESIZE_SNAP = "resize-revert"
+
+    def resize_server(self, server_id: str, flavor_id: str, *, timeout: float = STOP_TIMEOUT) -> None:
+        """Give a server another flavor on its host, as Nova's resize does:
+        the guest is shut down, its root disk snapshotted (for a revert) and
+        grown if the new flavor's disk is larger, then started again with the
+        new vCPUs and RAM (a stopped server stays stopped). The server is
+        VERIFY_RESIZE until :meth:`confirm_resize` or :meth:`revert_resize`.
+        A root disk that is a volume is neither snapshotted nor grown."""
+        flavor = self.get_flavor(flavor_id)
+        with self._server_lock(server_id):
+            server = self._record(server_id)
+            status = self._require(server, ("ACTIVE", "SHUTOFF"), "resize")
+            old = dict(server.flavor)
+            if flavor.id == old.get("id"):
+                raise E.InvalidInput("when resizing, a server must change flavor")
+            old_disk = int(old.get("disk_gb") or 0)
+            if server.disk_owned and flavor.disk_gb and flavor.disk_gb < old_disk:
+                raise E.FlavorTooSmall(f"flavor {flavor.name}'s disk ({flavor.disk_gb} GiB) is smaller than the "
+                                       f"server's ({old_disk} GiB): a disk cannot shrink")
+            image = self.get_image(server.image_id)
+            if flavor.ram_mb < image.min_ram_mb:
+                raise E.FlavorTooSmall(f"flavor {flavor.name}'s RAM ({flavor.ram_mb} MiB) is less than image "
+                                       f"{image.name} needs ({image.min_ram_mb} MiB)")
+            load = next(h for h in self.host_loads() if h.name == server.host)
+            if flavor.ram_mb - server.ram_mb > load.ram_free_mb:
+                raise E.HostFull(f"host {server.host} has {load.ram_free_mb} MiB free; flavor {flavor.name} needs "
+                                 f"{flavor.ram_mb - server.ram_mb} MiB more")
+            disk = (server.disk_pool, server.disk_name)
+            with self._task(server, "resize_migrating"):
+                try:
+                    self._shut_down(server_id, timeout)
+                    if server.disk_owned:
+                        if any(s.name == self.RESIZE_SNAP for s in self.rbd.snap_list(*disk)):
+                            self._drop_snap(disk, self.RESIZE_SNAP)
+                        self.rbd.snap_create(*disk, self.RESIZE_SNAP)
+                        if flavor.disk_bytes > self.rbd.info(*disk).size:
+                            self.rbd.run("resize", "--no-progress", "--size", f"{flavor.disk_bytes}B",
+                                         f"{disk[0]}/{disk[1]}", timeout=RBD_TIMEOUT)
+                    server.previous_flavor, server.flavor = old, asdict(flavor)
+                    server.resized_while_stopped = status == "SHUTOFF"
+                    server.vm_state = RESIZED
+                    self._save_server(server)
+                    if status == "ACTIVE":
+                        self._start_qemu(server, image, self.accel())
+                except Exception as exc:
+                    server.vm_state, server.fault = ERROR, f"resize failed: {exc}"
+                    raise
+            server.task_state, server.fault = None, None
+            self._save_server(server)
+            self.progress(f"compute: resized server {server_id} from {old.get('name')} to {flavor.name}")
+
+    def confirm_resize(self, server_id: str) -> None:
+        """Keep the new flavor: drop the revert snapshot."""
+        with self._server_lock(server_id):
+            server = self._record(server_id)
+            self._require(server, ("VERIFY_RESIZE",), "confirm the resize of")
+            if server.disk_owned:
+                self._drop_snap((server.disk_pool, server.disk_name), self.RESIZE_SNAP)
+            self._end_resize(server)
+
+    def revert_resize(self, server_id: str, *, timeout: float = STOP_TIMEOUT) -> None:
+        """Back to the old flavor and the root disk as it was before the resize."""
+        with self._server_lock(server_id):
+            server = self._record(server_id)
+            self._require(server, ("VERIFY_RESIZE",), "revert the resize of")
+            disk = (server.disk_pool, server.disk_name)
+            with self._task(server, "resize_reverting"):
+                self._shut_down(server_id, timeout)
+                if server.disk_owned:
+                    old_bytes = int(server.previous_flavor.get("disk_gb") or 0) * GiB
+                    if old_bytes and self.rbd.info(*disk).size > old_bytes:
+                        self.rbd.run("resize", "--no-progress", "--allow-shrink", "--size", f"{old_bytes}B",
+                                     f"{disk[0]}/{disk[1]}", timeout=RBD_TIMEOUT)
+                    self.rbd.run("snap", "rollback", "--no-progress", f"{disk[0]}/{disk[1]}@{self.RESIZE_SNAP}",
+                                 timeout=RBD_TIMEOUT)
+                    self._drop_snap(disk, self.RESIZE_SNAP)
+                server.flavor = dict(server.previous_flavor or server.flavor)
+                if not server.resized_while_stopped:
+                    self._start_qemu(server, self.get_image(server.image_id), self.accel())
+                self._end_resize(server)
+
+    def _shut_down(self, server_id: str, timeout: float) -> None:
+        """Power the guest off (ACPI, forced after ``timeout``) if QEMU runs."""
+        if qemu_pid(self.paths.pid_file(server_id)) is not None:
+            _, state = self._run_state(server_id)
+            if state == "running":
+                self._powerdown(server_id, timeout)
+            self._kill_qemu(server_id)
+
+    def _end_resize(self, server: Server) -> None:
+        server.vm_state = STOPPED if server.resized_while_stopped else ACTIVE
+        server.previous_flavor, server.resized_while_stopped = None, False
+        server.task_state, server.fault = None, None
+        self._save_server(server)
 
     # ------------------------------------------------------------------ volumes
     def attach_volume(self, server_id: str, rbd_name: str, *, pool: str = VOLUMES_POOL,

@@ -25,6 +25,7 @@ ACTIVE = "active"
 STOPPED = "stopped"
 PAUSED = "paused"
 ERROR = "error"
+RESIZED = "resized"  # resized, waiting for confirm or revert (Nova's VERIFY_RESIZE)
 
 
 def _from_dict(cls, data: dict):
@@ -124,6 +125,8 @@ class Server:
     created_at: float = 0.0
     launched_at: float | None = None
     phases: dict = field(default_factory=dict)  # name -> seconds, of the last (re)build
+    previous_flavor: dict | None = None  # while RESIZED: the flavor a revert goes back to
+    resized_while_stopped: bool = False  # while RESIZED: confirm/revert leave it SHUTOFF
 
     @property
     def ram_mb(self) -> int:

@@ -167,10 +167,14 @@ class FakeCompute:
         return self.servers[server_id]
 
     def get_server(self, server_id):
-        return ServerView(**self._get(server_id))
+        return self._view(self._get(server_id))
 
     def list_servers(self):
-        return [ServerView(**s) for s in self.servers.values()]
+        return [self._view(s) for s in self.servers.values()]
+
+    @staticmethod
+    def _view(record):
+        return ServerView(**{k: v for k, v in record.items() if k != "previous_flavor"})
 
     def _set(self, server_id, status, action):
         self.calls.append((action, server_id))
@@ -193,6 +197,27 @@ class FakeCompute:
 
     def rebuild_server(self, server_id, image_id=None, *, admin_pass=None, name=None):
         self._set(server_id, "ACTIVE", "rebuild")
+
+    def get_flavor(self, flavor_id):
+        if flavor_id not in self.flavors:
+            raise CE.FlavorNotFound(f"flavor {flavor_id} does not exist")
+        return self.flavors[flavor_id]
+
+    def resize_server(self, server_id, flavor_id):
+        f = self.get_flavor(flavor_id)
+        server = self._get(server_id)
+        server["previous_flavor"] = server["flavor"]
+        server["flavor"] = {"id": f.id, "name": f.name, "vcpus": f.vcpus, "ram_mb": f.ram_mb, "disk_gb": f.disk_gb}
+        self._set(server_id, "VERIFY_RESIZE", "resize")
+
+    def confirm_resize(self, server_id):
+        self._get(server_id).pop("previous_flavor")
+        self._set(server_id, "ACTIVE", "confirm")
+
+    def revert_resize(self, server_id):
+        server = self._get(server_id)
+        server["flavor"] = server.pop("previous_flavor")
+        self._set(server_id, "ACTIVE", "revert")
 
     def snapshot_server(self, server_id, name, *, image_id=None):
         self.calls.append(("snapshot", server_id, name, image_id))
@@ -453,7 +478,7 @@ def test_server_lifecycle(nova):
     legacy = nova.call("POST", f"/servers/{sid}/action", json={"createImage": {"name": "snap2"}})
     assert legacy.status_code == 202 and "/image/v2/images/" in legacy.headers["Location"]
     nova.wait_status(sid, "ACTIVE")
-    assert nova.call("POST", f"/servers/{sid}/action", json={"resize": {"flavorRef": "2"}}).status_code == 400
+    assert nova.call("POST", f"/servers/{sid}/action", json={"migrate": None}).status_code == 400
     assert nova.call("POST", f"/servers/{sid}/action", json={"frobnicate": {}}).status_code == 400
     assert nova.call("POST", f"/servers/{sid}/action", json={}).status_code == 400
     # instance actions
@@ -863,3 +888,35 @@ def test_interfaces_are_the_servers_ports(nova):
     assert shown["interfaceAttachment"]["tag"] is None
     assert nova.call("GET", f"/servers/{sid}/os-interface/{other.id}").status_code == 404
     assert nova.call("GET", f"/servers/{sid}/os-interface", nova.api.account("stranger")).status_code == 404
+
+
+def test_resize_confirm_and_revert(nova):
+    sid = nova.boot()
+    nova.wait_status(sid, "ACTIVE")
+
+    def act(body, account=None):
+        return nova.call("POST", f"/servers/{sid}/action", account, json=body)
+
+    def flavor_id():
+        return nova.call("GET", f"/servers/{sid}").json()["server"]["flavor"]["id"]
+
+    assert act({"resize": {"flavorRef": "1"}}).status_code == 400  # its own flavor
+    assert "Unable to find flavor" in act({"resize": {"flavorRef": "nope"}}).json()["badRequest"]["message"]
+    assert act({"resize": {}}).status_code == 400
+    assert act({"confirmResize": None}).status_code == 409  # nothing to confirm
+    assert act({"resize": {"flavorRef": "4"}}).status_code == 202
+    server = nova.wait_status(sid, "VERIFY_RESIZE")
+    assert server["OS-EXT-STS:vm_state"] == "resized" and flavor_id() == "4"
+    assert act({"confirmResize": None}).status_code == 204
+    nova.wait_status(sid, "ACTIVE")
+    assert flavor_id() == "4"
+    assert "disk down" in act({"resize": {"flavorRef": "1"}}).json()["badRequest"]["message"]
+    assert act({"resize": {"flavorRef": "5"}}).status_code == 202
+    nova.wait_status(sid, "VERIFY_RESIZE")
+    assert act({"revertResize": None}).status_code == 202
+    nova.wait_status(sid, "ACTIVE")
+    assert flavor_id() == "4"
+    actions = [a["action"] for a in nova.call("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]]
+    assert {"resize", "confirmResize", "revertResize"} <= set(actions)
+    stranger = nova.api.account("stranger")
+    assert act({"resize": {"flavorRef": "3"}}, stranger).status_code == 404
