@@ -59,10 +59,18 @@ def _register_guest_image(db: Database, cloud: Any, owner_project_id: str) -> No
     if register is None:  # the image service is not there yet
         return
     compute = cloud.compute()
-    guest = next((i for i in compute.list_images() if i.source.startswith("guest-build")), None)
-    if guest is not None:
-        register(db, guest, name=guest.name, owner_project_id=owner_project_id, visibility="public",
-                 rbd=compute.rbd)
+    builds = sorted((i for i in compute.list_images() if i.source.startswith("guest-build")),
+                    key=lambda i: i.created_at)
+    if not builds:
+        return
+    guest = builds[-1]  # the build of this version of octoprobe (cloud up made or found it)
+    register(db, guest, name=guest.name, owner_project_id=owner_project_id, visibility="public",
+             rbd=compute.rbd)
+    # earlier builds (a cloud made by an older octoprobe) stay usable by id, but the name
+    # `octoprobe-guest` must name one image, and lists show the current one only
+    for old in builds[:-1]:
+        db.execute("UPDATE images SET name = ?, os_hidden = 1 WHERE id = ? AND name = ?",
+                   f"{guest.name}-superseded", old.id, guest.name)
 
 
 def api_down(cloud: Any) -> None:

@@ -87,6 +87,7 @@ QEMU_START_TIMEOUT = 60.0
 QMP_TIMEOUT = 10.0
 STOP_TIMEOUT = 60.0
 RBD_TIMEOUT = 120.0
+UNPLUG_RETRY = 5.0  # seconds between device_del requests to a guest that has not released a disk
 READY_MARK = "OCTOPROBE-GUEST-READY"
 DEFAULT_FLAVORS = (
     # id, name, vCPUs, RAM MiB, disk GiB
@@ -1182,8 +1183,7 @@ class ComputeService:
             if qemu_pid(self.paths.pid_file(server_id)) is not None:
                 with QMPClient(self.paths.qmp(server_id), timeout=QMP_TIMEOUT) as qmp:
                     try:
-                        qmp.execute("device_del", {"id": att.device_id})
-                        qmp.wait_event("DEVICE_DELETED", timeout=timeout, match={"device": att.device_id})
+                        self._unplug(qmp, att.device_id, timeout)
                     except E.QMPError as exc:
                         if "not found" not in str(exc).lower():
                             raise E.HypervisorError(f"the guest did not release volume {volume_id}: {exc}") from exc
@@ -1195,6 +1195,27 @@ class ComputeService:
             server.volumes = [v for v in server.volumes if v["volume_id"] != volume_id]
             self._save_server(server)
 
+    @staticmethod
+    def _unplug(qmp: QMPClient, device_id: str, timeout: float, *, every: float = UNPLUG_RETRY) -> None:
+        """``device_del`` until the guest releases the device (DEVICE_DELETED):
+        a guest that is still booting misses the ACPI eject request, so it is
+        sent again every ``every`` seconds (as libvirt's users do) until
+        ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                qmp.execute("device_del", {"id": device_id})
+            except E.QMPError as exc:
+                if "in progress" not in str(exc).lower():
+                    raise
+            left = deadline - time.monotonic()
+            try:
+                qmp.wait_event("DEVICE_DELETED", timeout=max(0.1, min(every, left)), match={"device": device_id})
+                return
+            except E.QMPError:
+                if time.monotonic() >= deadline:
+                    raise
+
     # ------------------------------------------------------------------ delete
     def delete_server(self, server_id: str) -> None:
         """Stop QEMU, unbind (or delete, if made here) its ports — their taps
@@ -1205,6 +1226,8 @@ class ComputeService:
                 self._kill_qemu(server_id)
                 self._unbind_nics(server)
                 if server.disk_owned:
+                    if server.vm_state == RESIZED:  # an unconfirmed resize keeps its revert snapshot
+                        self._drop_snap((server.disk_pool, server.disk_name), self.RESIZE_SNAP)
                     self._remove_rbd(server.disk_pool, server.disk_name)
                 shutil.rmtree(self.paths.vm_dir(server_id), ignore_errors=True)
                 with self.store.update() as state:

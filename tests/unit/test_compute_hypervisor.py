@@ -15,6 +15,7 @@ from octoprobe.reference_impl.compute.hypervisor import (
     CRASHED,
     RUNNING,
     SHUTDOWN,
+    ComputeService,
     derive_status,
     parse_guest_phases,
     parse_ready_line,
@@ -208,3 +209,29 @@ def test_qmp_client_without_qemu(tmp_path):
 ])
 def test_a_task_that_stops_qemu_is_not_a_crash(vm_state, alive, run_state, task, status):
     assert derive_status(vm_state, alive, run_state, None, task).status == status
+
+
+class UnplugQMP:
+    """Releases the device only after ``release_after`` device_del requests."""
+
+    def __init__(self, release_after):
+        self.requests, self.release_after = 0, release_after
+
+    def execute(self, command, arguments=None):
+        assert command == "device_del" and arguments == {"id": "vol-1"}
+        self.requests += 1
+
+    def wait_event(self, name, *, timeout, match=None):
+        if self.requests >= self.release_after:
+            return {"event": name, "data": match}
+        raise E.QMPError(f"no {name} event within {timeout:g} s")
+
+
+def test_unplug_asks_again_until_the_guest_releases_the_disk():
+    qmp = UnplugQMP(release_after=3)
+    ComputeService._unplug(qmp, "vol-1", timeout=5, every=0.01)
+    assert qmp.requests == 3
+    never = UnplugQMP(release_after=10**6)
+    with pytest.raises(E.QMPError):
+        ComputeService._unplug(never, "vol-1", timeout=0.1, every=0.01)
+    assert never.requests >= 2
