@@ -11,6 +11,8 @@ Measures, in one run:
   * requests per second with C concurrent clients (default 16), each
     issuing ``GET /servers/detail`` and ``GET /identity/v3/auth/catalog``
     in a loop for a few seconds;
+  * ``openstack floating ip set --port`` → first SSH login through the
+    floating IP, median of R runs (``--only fip`` measures just that);
   * ``openstack server create --wait`` → first SSH login with the keypair,
     median of R runs, to compare with the compute library's own figure
     (``bench/compute_boot.py``): the API should add little.
@@ -20,7 +22,7 @@ underlay 198.18.32.0/24, 3 racks with a storage host each, 2 compute
 hosts), its own clouds.yaml, and removes everything at the end.
 Needs root, QEMU and Ceph (see the README).
 
-    sudo .venv/bin/python bench/api_latency.py [--servers 100] [--clients 16] [--boots 5] [--json out.json]
+    sudo .venv/bin/python bench/api_latency.py [--servers 100] [--clients 16] [--boots 5] [--json out.json] [--only fip]
 """
 
 from __future__ import annotations
@@ -191,23 +193,63 @@ def measure_rps(b: Bench, token: str, clients: int, seconds: float, path: str) -
             "errors": sum(errors)}
 
 
-def measure_boot_to_ssh(b: Bench, runs: int) -> dict:
+def open_ssh(b: Bench) -> None:
+    """TCP 22 open in the project's default security group, through Neutron."""
+    rules = b.openstack("security", "group", "rule", "list", "default", "--protocol", "tcp")
+    have = {r["Ethertype"] for r in rules if str(r.get("Port Range", "")).startswith("22")}
+    for ethertype in {"IPv4", "IPv6"} - have:
+        b.openstack("security", "group", "rule", "create", "--ingress", "--protocol", "tcp", "--dst-port", "22",
+                    "--ethertype", ethertype, "default")
+
+
+def bench_key(b: Bench):
     import paramiko
-    from octoprobe.reference_impl.cloud import Cloud
-    from octoprobe.reference_impl.compute.guest_ssh import wait_for_ssh
 
     key_file = b.work / "bench-key"
     if not key_file.exists():
         b.openstack("keypair", "create", "--private-key", str(key_file), "bench-key")
-    pkey = paramiko.PKey.from_path(str(key_file))  # whichever type the CLI or the API generated
-    # open SSH in the project's default security group (the Neutron API is a later issue: the library does it)
-    plane = Cloud.open(b.state, PREFIX, progress=lambda m: None).network()
-    project_id = b.openstack("token", "issue")["project_id"]
-    group = next(g for g in plane.list_security_groups() if g.project_id == project_id and g.name == "default")
-    if not any(r.port_range_min == 22 for r in plane.list_security_group_rules(group.id)):
-        for ethertype in ("IPv4", "IPv6"):
-            plane.create_security_group_rule(group.id, "ingress", ethertype=ethertype, protocol="tcp",
-                                             port_range_min=22, port_range_max=22)
+    return paramiko.PKey.from_path(str(key_file))
+
+
+def measure_fip_to_ssh(b: Bench, runs: int) -> dict:
+    """``openstack floating ip set --port`` → first SSH login through the
+    floating IP (from the machine), median of ``runs``, on one booted server;
+    the CLI call's own duration is reported apart."""
+    from octoprobe.reference_impl.compute.guest_ssh import wait_for_ssh
+
+    pkey = bench_key(b)
+    open_ssh(b)
+    server = b.openstack("server", "create", "--image", "octoprobe-guest", "--flavor", "m1.nano",
+                         "--key-name", "bench-key", "--wait", "fip-bench")
+    v6 = [a for addrs in server_addresses(b, server["id"]) for a in addrs if ":" in a]
+    with wait_for_ssh(v6[0], pkey, timeout=180) as ssh:  # the guest is up before the clock starts
+        ssh.run("true")
+    port = b.openstack("port", "list", "--server", server["id"])[0]["ID"]
+    totals, cli = [], []
+    try:
+        for i in range(runs):
+            fip = b.openstack("floating", "ip", "create", "public")
+            t0 = time.monotonic()
+            b.openstack("floating", "ip", "set", "--port", port, fip["id"], json_out=False)
+            t_cli = time.monotonic() - t0
+            with wait_for_ssh(fip["floating_ip_address"], pkey, timeout=120) as ssh:
+                ssh.run("true")
+            total = time.monotonic() - t0
+            totals.append(total)
+            cli.append(t_cli)
+            log(f"floating IP {i}: CLI returned after {t_cli:.2f}s, SSH login through it after {total:.2f}s")
+            b.openstack("floating", "ip", "delete", fip["id"], json_out=False)
+    finally:
+        b.openstack("server", "delete", "--wait", server["id"], json_out=False)
+    return {"runs": runs, "median_s": round(statistics.median(totals), 2), "all_s": [round(t, 2) for t in totals],
+            "cli_median_s": round(statistics.median(cli), 2)}
+
+
+def measure_boot_to_ssh(b: Bench, runs: int) -> dict:
+    from octoprobe.reference_impl.compute.guest_ssh import wait_for_ssh
+
+    pkey = bench_key(b)
+    open_ssh(b)
     totals = []
     for i in range(runs):
         t0 = time.monotonic()
@@ -240,6 +282,7 @@ def main() -> int:
     parser.add_argument("--boots", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--only", choices=["fip"], help="only this measurement (fip: floating ip set → SSH)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="octoprobe-api-bench-"))
     (work / "topology.yaml").write_text(yaml.safe_dump(TOPOLOGY))
@@ -248,6 +291,10 @@ def main() -> int:
     try:
         b.cloud("down", "--purge")
         b.cloud("up", "--topology", str(work / "topology.yaml"))
+        results["fip_to_ssh"] = measure_fip_to_ssh(b, args.boots)
+        log(f"floating ip set --port -> SSH: {results['fip_to_ssh']}")
+        if args.only == "fip":
+            return finish(results, args.json)
         results["token_issue"] = measure_token_issue(b, args.tokens)
         log(f"token issue: {results['token_issue']}")
         token = b.token()
@@ -262,9 +309,13 @@ def main() -> int:
         log(f"rps: {results['rps_servers_detail']} {results['rps_catalog']}")
     finally:
         b.cloud("down", "--purge")
+    return finish(results, args.json)
+
+
+def finish(results: dict, path: Path | None) -> int:
     print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    if path:
+        path.write_text(json.dumps(results, indent=2))
     return 0
 
 
