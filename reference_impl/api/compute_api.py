@@ -9,7 +9,7 @@ Microversions: 2.1 to **2.89**. 2.89 is the last version before 2.90, whose
 the guest hostname from the name at boot); everything up to 2.89 that touches
 an implemented route behaves per Nova's API reference:
 
-* 2.2 key pair ``type`` (ssh only: x509 is refused with 400), create 201 / delete 204;
+* 2.2 key pair ``type`` (ssh, or x509: a self-signed certificate), create 201 / delete 204;
   2.10 ``user_id`` for admins; 2.35 key pair pagination;
 * 2.3 extended server attributes (reservation_id, launch_index, hostname,
   kernel_id, ramdisk_id, root_device_name, user_data) for admins;
@@ -30,6 +30,10 @@ an implemented route behaves per Nova's API reference:
 * 2.75 unknown list query parameters are 400, update and rebuild answer the
   whole server;
 * 2.83 more server list filters for non-admins.
+
+* the image proxy (``/images``: list, detail, show, delete, the image's
+  metadata), deprecated by Nova at 2.36 and 404 from there on, shows
+  Glance's images in Nova's format;
 
 Servers boot from images only: a ``block_device_mapping_v2`` is accepted
 when it just names the image as the local root disk (what openstackclient
@@ -277,6 +281,38 @@ def fingerprint(public_key: str) -> str:
     return ":".join(digest[i:i + 2] for i in range(0, 32, 2))
 
 
+def x509_fingerprint(certificate: str) -> str:
+    """Nova's fingerprint of an x509 key pair: SHA-1 of the certificate's DER, colon-separated hex."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    try:
+        cert = x509.load_pem_x509_certificate(certificate.strip().encode())
+    except ValueError:
+        raise E.BadRequest("Keypair data is invalid: failed to generate fingerprint") from None
+    return ":".join(f"{b:02x}" for b in cert.fingerprint(hashes.SHA1()))  # noqa: S303 (Nova's format)
+
+
+def generate_x509_keypair(name: str) -> tuple[str, str]:
+    """A new RSA key and a self-signed certificate for it: (private key PEM, certificate PEM)."""
+    import datetime as _dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = _dt.datetime.now(_dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(start + _dt.timedelta(days=3650)).sign(key, hashes.SHA256()))
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    return private, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
 def generate_keypair(name: str) -> tuple[str, str]:
     """A new Ed25519 key: (private key in OpenSSH PEM, public key line)."""
     from cryptography.hazmat.primitives import serialization
@@ -339,17 +375,20 @@ def create_keypair(req: ApiRequest) -> Reply:
     key_type = k.get("type", "ssh")
     if "type" in k and not mv(req, "2.2"):
         raise E.BadRequest("Invalid input for field/attribute keypair: 'type' needs microversion 2.2")
-    if key_type != "ssh":
-        raise E.BadRequest("Keypair data is invalid: the reference cloud supports ssh key pairs only")
+    if key_type not in ("ssh", "x509"):
+        raise E.BadRequest(f"Invalid input for field/attribute type. Value: {key_type}. "
+                           "'type' must be one of ssh, x509")
     if "user_id" in k and not mv(req, "2.10"):
         raise E.BadRequest("Invalid input for field/attribute keypair: 'user_id' needs microversion 2.10")
     user = _keypair_user(req, k.get("user_id"))
     private = None
     if k.get("public_key") is not None:
         public = k["public_key"].strip()
+    elif key_type == "x509":
+        private, public = generate_x509_keypair(name)
     else:
         private, public = generate_keypair(name)
-    fp = fingerprint(public)
+    fp = x509_fingerprint(public) if key_type == "x509" else fingerprint(public)
     store = runtime(req.backend).store
     quota = quota_limits(req, req.context.project_id)["key_pairs"]
     if quota >= 0 and len(store.keypairs(user)) >= quota:
@@ -538,3 +577,111 @@ def limits(req: ApiRequest) -> dict:
     if mv(req, "2.57"):
         drop |= {"maxPersonality", "maxPersonalitySize"}
     return {"limits": {"rate": [], "absolute": {k: v for k, v in absolute.items() if k not in drop}}}
+
+
+# -- image proxy (Nova's view of Glance's images, until 2.35) ------------------------------------
+# Glance status -> (Nova status, progress), as Nova's image view maps them
+_PROXY_STATUS = {
+    "queued": ("SAVING", 25), "saving": ("SAVING", 50), "uploading": ("SAVING", 50),
+    "importing": ("SAVING", 50), "active": ("ACTIVE", 100), "killed": ("ERROR", 0),
+    "deleted": ("DELETED", 0), "pending_delete": ("DELETED", 0), "deactivated": ("UNKNOWN", 0),
+}
+
+
+def _proxy_available(req: ApiRequest) -> None:
+    if mv(req, "2.36"):
+        raise E.NotFound("The image proxy API was removed in microversion 2.36: use the Image service")
+
+
+def _proxy_image_doc(req: ApiRequest, row: dict) -> dict:
+    from .db import loads
+
+    status, progress = _PROXY_STATUS.get(row["status"], ("UNKNOWN", 0))
+    links = self_links(req, "images", row["id"])
+    links.append({"rel": "alternate", "type": "application/vnd.openstack.image",
+                  "href": f"{req.backend.public_url('/image')}/images/{row['id']}"})
+    doc = {
+        "id": row["id"], "name": row["name"], "status": status, "progress": progress,
+        "minDisk": int(row["min_disk"] or 0), "minRam": int(row["min_ram"] or 0),
+        "metadata": {str(k): str(v) for k, v in loads(row["properties"], {}).items()},
+        "created": iso(row["created_at"]), "updated": iso(row["updated_at"]),
+        "links": links, "OS-EXT-IMG-SIZE:size": row["size"],
+    }
+    server_id = doc["metadata"].get("instance_uuid")
+    if server_id:
+        doc["server"] = {"id": server_id, "links": self_links(req, "servers", server_id)}
+    return doc
+
+
+def _proxy_rows(req: ApiRequest) -> list[dict]:
+    from . import image as glance
+
+    rows = req.backend.db.all("SELECT * FROM images ORDER BY created_at DESC, id DESC")
+    ctx = req.context
+    visible = [r for r in rows
+               if glance._visible(ctx, r, glance._member_status(req.backend.db, r["id"], ctx.project_id))
+               and not r["os_hidden"]]
+    name, status = req.query_one("name"), req.query_one("status")
+    if name is not None:
+        visible = [r for r in visible if r["name"] == name]
+    if status is not None:
+        visible = [r for r in visible if _PROXY_STATUS.get(r["status"], ("UNKNOWN", 0))[0] == status.upper()]
+    return visible
+
+
+def _proxy_list(req: ApiRequest, detail: bool) -> dict:
+    _proxy_available(req)
+    page, more = paginate(req, _proxy_rows(req))
+    if detail:
+        items = [_proxy_image_doc(req, r) for r in page]
+    else:
+        items = [{"id": r["id"], "name": r["name"], "links": _proxy_image_doc(req, r)["links"]} for r in page]
+    body: dict = {"images": items}
+    if more and page:
+        body["images_links"] = next_link(req, "images", page[-1]["id"])
+    return body
+
+
+@route("GET", "/v2.1/images")
+def proxy_list_images(req: ApiRequest) -> dict:
+    """The images the caller sees (id, name, links); until 2.35."""
+    return _proxy_list(req, detail=False)
+
+
+@route("GET", "/v2.1/images/detail")
+def proxy_list_images_detail(req: ApiRequest) -> dict:
+    """The images the caller sees, in Nova's image view; until 2.35."""
+    return _proxy_list(req, detail=True)
+
+
+@route("GET", "/v2.1/images/{image_id}")
+def proxy_show_image(req: ApiRequest) -> dict:
+    """One image in Nova's view (404 when the caller cannot see it); until 2.35."""
+    from . import image as glance
+
+    _proxy_available(req)
+    try:
+        row = glance._find(req)
+    except E.NotFound:
+        raise E.NotFound("Image not found.") from None
+    return {"image": _proxy_image_doc(req, row)}
+
+
+@route("GET", "/v2.1/images/{image_id}/metadata")
+def proxy_image_metadata(req: ApiRequest) -> dict:
+    """An image's custom properties; until 2.35."""
+    return {"metadata": proxy_show_image(req)["image"]["metadata"]}
+
+
+@route("DELETE", "/v2.1/images/{image_id}")
+def proxy_delete_image(req: ApiRequest) -> Reply:
+    """Delete an image through Glance's own rules (owner only, not protected,
+    not in use); until 2.35."""
+    from . import image as glance
+
+    _proxy_available(req)
+    try:
+        glance.delete_image(req)
+    except E.NotFound:
+        raise E.NotFound("Image not found.") from None
+    return Reply(None, status=204)

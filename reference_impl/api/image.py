@@ -4,8 +4,11 @@ Mounted at ``/image`` (catalog URL ``<base>/image``). What it serves:
 
 * version discovery (``GET /image/`` → 300, ``GET /image/versions``);
 * ``/v2/images``: create (queued), list (filters, sorting, pagination with
-  ``next`` links), show, update (JSON patch, Content-Type
-  ``application/openstack-images-v2.1-json-patch``), delete;
+  ``next`` links; exact filters on size, virtual_size, min_ram, min_disk
+  and checksum), show, update (JSON patch, Content-Type
+  ``application/openstack-images-v2.1-json-patch``, or the older
+  ``…-v2.0-json-patch`` with its ``{"replace": "/name", …}`` operations),
+  delete; ``/v2/images/`` (an empty id) is 404;
 * ``/v2/images/{id}/file``: upload (queued → saving → active) and download
   (streamed from RBD, with ``Content-MD5``; 204 while there is no data);
 * the interoperable import API with the ``glance-direct`` method
@@ -75,7 +78,9 @@ CREATE TABLE IF NOT EXISTS image_members (
 VERSIONS = ("2.16", "2.15", "2.14", "2.13", "2.12", "2.11", "2.10", "2.9", "2.8", "2.7", "2.6", "2.5", "2.4",
             "2.3", "2.2", "2.1", "2.0")
 HASH_ALGO = "sha512"
-PATCH_TYPES = ("application/openstack-images-v2.1-json-patch",)
+PATCH_TYPES = ("application/openstack-images-v2.1-json-patch", "application/openstack-images-v2.0-json-patch")
+# v2.0 is Glance's older patch format (JSON patch draft 10): {"replace": "/name", "value": ...}
+DRAFT10_PATCH_TYPE = "application/openstack-images-v2.0-json-patch"
 UPLOAD_TYPES = ("application/octet-stream",)
 IMPORT_METHODS = ("glance-direct",)
 LIMIT_DEFAULT = 25
@@ -115,8 +120,10 @@ SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "virtu
              "updated_at", "visibility", "owner", "min_disk", "min_ram", "protected", "os_hidden")
 LIST_PARAMS = {"limit", "marker", "sort_key", "sort_dir", "sort", "name", "status", "visibility", "owner", "tag",
                "disk_format", "container_format", "member_status", "size_min", "size_max", "protected",
-               "os_hidden", "id", "created_at", "updated_at"}
+               "os_hidden", "id", "created_at", "updated_at", "size", "virtual_size", "min_ram", "min_disk",
+               "checksum"}
 IN_FILTERS = ("id", "name", "status", "container_format", "disk_format", "owner")
+INT_FILTERS = ("size", "virtual_size", "min_ram", "min_disk")  # exact match on the column, as Glance
 
 
 # -- version discovery ----------------------------------------------------------------------
@@ -298,6 +305,14 @@ def show_image(req: ApiRequest) -> dict:
     return image_view(_find(req))
 
 
+@route("GET", "/v2/images/")
+@route("DELETE", "/v2/images/")
+def empty_image_id(req: ApiRequest) -> None:
+    """``/v2/images/`` names an image with an empty id: there is none (Glance
+    answers 404; without this route the router would redirect to the list)."""
+    raise E.NotFound("No image found with ID ")
+
+
 def _parse_time_filter(name: str, text: str) -> tuple[str, float]:
     op, _, value = text.partition(":")
     if op not in ("gt", "gte", "lt", "lte", "eq", "neq") or not value:
@@ -446,6 +461,8 @@ def _row_filter(req: ApiRequest):
     tags = req.query.getlist("tag")
     size_min = req.query_int("size_min", None, minimum=0)
     size_max = req.query_int("size_max", None, minimum=0)
+    exact = {name: req.query_int(name, None, minimum=0) for name in INT_FILTERS if req.query_one(name) is not None}
+    checksum = req.query_one("checksum")
     times = {name: _parse_time_filter(name, req.query_one(name)) for name in ("created_at", "updated_at")
              if req.query_one(name) is not None}
     props_wanted = [(k, v) for k, v in req.query.multi_items() if k not in LIST_PARAMS]
@@ -465,6 +482,11 @@ def _row_filter(req: ApiRequest):
             return False
         if size_max is not None and (row["size"] is None or row["size"] > size_max):
             return False
+        for name, value in exact.items():
+            if row[name] != value:
+                return False
+        if checksum is not None and row["checksum"] != checksum:
+            return False
         for name, (op, when) in times.items():
             if not _compare(op, row[name], when):
                 return False
@@ -475,7 +497,22 @@ def _row_filter(req: ApiRequest):
 
 
 # -- update ---------------------------------------------------------------------------------------
-def _patch_ops(req: ApiRequest) -> list[tuple[str, str, Any]]:
+def _draft10_op(item: dict) -> dict:
+    """``{"replace": "/name", "value": v}`` (v2.0 patch) as ``{"op": "replace", "path": "/name", "value": v}``."""
+    ops = [k for k in item if k in ("add", "replace", "remove")]
+    if len(ops) != 1:
+        raise E.BadRequest("Operations must have exactly one of add, replace or remove as a member "
+                           "(application/openstack-images-v2.0-json-patch)")
+    extra = set(item) - {ops[0], "value"}
+    if extra:
+        raise E.BadRequest(f"Unknown members in a patch operation: {', '.join(sorted(extra))}")
+    out = {"op": ops[0], "path": item[ops[0]]}
+    if "value" in item:
+        out["value"] = item["value"]
+    return out
+
+
+def _patch_ops(req: ApiRequest, draft10: bool = False) -> list[tuple[str, str, Any]]:
     body = req.body
     if not isinstance(body, list):
         raise E.BadRequest("The request body must be a JSON array of operations (JSON patch)")
@@ -483,6 +520,8 @@ def _patch_ops(req: ApiRequest) -> list[tuple[str, str, Any]]:
     for item in body:
         if not isinstance(item, dict):
             raise E.BadRequest("Operations must be JSON objects.")
+        if draft10:
+            item = _draft10_op(item)
         op = item.get("op")
         if op not in ("add", "replace", "remove"):
             raise E.BadRequest(f"Invalid operation: {op!r}. It must be add, replace or remove")
@@ -515,7 +554,7 @@ def update_image(req: ApiRequest) -> Reply:
             f"Unsupported Content-Type {content_type or '(none)'!r}: use {PATCH_TYPES[0]}",
             headers={"Accept-Patch": ", ".join(PATCH_TYPES)})
     row = _find_owned(req)
-    ops = _patch_ops(req)
+    ops = _patch_ops(req, draft10=content_type == DRAFT10_PATCH_TYPE)
     ctx = req.context
     core = {k: row[k] for k in ("name", "visibility", "owner", "container_format", "disk_format", "min_ram",
                                  "min_disk")}

@@ -1,0 +1,119 @@
+"""``octoprobe tempest``: the flow from clouds.yaml to counts and exit status,
+with discovery and the Tempest run replaced (no cloud, no Tempest run)."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from octoprobe.cli import main
+from octoprobe.tempest import cli as tcli
+from octoprobe.tempest import config as tconfig
+from octoprobe.tempest import runner
+from octoprobe.tempest.results import TempestResult
+
+PASSWORD = "Adm1n-Very-Secret"
+CLOUDS = f"""
+clouds:
+  lab-admin:
+    auth: {{auth_url: "http://lab.example/identity/v3", username: admin, password: "{PASSWORD}",
+            project_name: admin, user_domain_name: Default, project_domain_name: Default}}
+    region_name: RegionOne
+  lab:
+    auth: {{auth_url: "http://lab.example/identity/v3", username: demo, password: "demo-pw",
+            project_name: demo, user_domain_name: Default, project_domain_name: Default}}
+    region_name: RegionOne
+"""
+TOKEN = "tempest.api.identity.v3.test_tokens.TokensV3Test"
+
+
+@pytest.fixture
+def clouds(tmp_path):
+    path = tmp_path / "clouds.yaml"
+    path.write_text(CLOUDS)
+    return path
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    state = {"results": []}
+    facts = tconfig.CloudFacts(identity_uri_v3="http://lab.example/identity/v3", region="RegionOne",
+                               catalog=frozenset({"identity", "compute", "image"}), image_ref="i", image_ref_alt="i",
+                               flavor_ref="1", flavor_ref_alt="2", notes=("a note",))
+    monkeypatch.setattr(tconfig, "discover", lambda admin, conn, **kw: facts)
+    monkeypatch.setattr(runner, "snapshot", lambda conn, available: (runner.Snapshot({"projects": {}}), []))
+
+    def run(ws, **kw):
+        state["ws"], state["kw"] = ws, kw
+        return runner.RunOutcome(results=state["results"], listed=[r.test_id for r in state["results"]],
+                                 wall_time=12.0, concurrency=kw["concurrency"], exit_code=0,
+                                 subunit_path=ws.subunit)
+
+    monkeypatch.setattr(runner, "run_tempest", run)
+    return state
+
+
+def _ids():
+    return {
+        "create": f"{TOKEN}.test_create_token[id-6f8e4436-fc96-4282-8122-e41df57197a9]",
+        "delete": f"{TOKEN}.test_token_auth_creation_existence_deletion[id-0f9f5a5f-d5cd-4a86-8a5b-c5ded151f212]",
+        "validate": f"{TOKEN}.test_validate_token[id-a9512ac3-3909-48a4-b395-11f438e16260]",
+    }
+
+
+def _argv(clouds, tmp_path, *more):
+    return ["tempest", "--cloud", "lab", "--admin-cloud", "lab-admin", "--clouds-yaml", str(clouds),
+            "--workdir", str(tmp_path / "ws"), "--service", "identity", *more]
+
+
+def test_a_failed_required_test_exits_1_and_is_listed(clouds, tmp_path, fake, capsys):
+    ids = _ids()
+    fake["results"] = [TempestResult(ids["create"], "pass", 0.1),
+                       TempestResult(ids["delete"], "fail", 0.2, f"boom: password={PASSWORD}"),
+                       TempestResult(ids["validate"], "skip", 0.0, "not today")]
+    assert main(_argv(clouds, tmp_path, "--concurrency", "3")) == 1
+    out = capsys.readouterr().out
+    assert "identity           1     1     1        5" in out  # 5 identity tests had no result
+    assert "FAIL    identity-v3-tokens-delete" in out and "tempest: note: a note" in out
+    assert "wall time 12 s, concurrency 3" in out
+    assert fake["kw"]["secrets"] == [PASSWORD] and fake["kw"]["concurrency"] == 3
+    ws = tmp_path / "ws"
+    conf = (ws / "etc" / "tempest.conf").read_text()
+    assert f"admin_password = {PASSWORD}" in conf
+    assert stat.S_IMODE((ws / "etc" / "tempest.conf").stat().st_mode) == 0o600
+    assert len([ln for ln in (ws / "include-list.txt").read_text().splitlines() if ln.startswith("^")]) == 8
+    report = json.loads((ws / "results.json").read_text())
+    assert report["counts"]["identity"] == {"pass": 1, "fail": 1, "skip": 1, "not run": 5}
+    assert report["concurrency"] == 3 and report["wall_time"] == 12.0
+    # the password reaches tempest.conf and nothing else we write or print
+    assert PASSWORD not in out and PASSWORD not in (ws / "results.json").read_text()
+
+
+def test_all_required_passed_or_skipped_exits_0(clouds, tmp_path, fake, capsys, monkeypatch):
+    monkeypatch.setattr("octoprobe.tempest.summary.required_failures", lambda rows: [])
+    assert main(_argv(clouds, tmp_path)) == 0
+
+
+def test_unknown_cloud_and_missing_file_exit_2(clouds, tmp_path, fake, capsys):
+    assert main(["tempest", "--cloud", "nope", "--admin-cloud", "lab-admin", "--clouds-yaml", str(clouds)]) == 2
+    assert "no cloud named 'nope'" in capsys.readouterr().err
+    assert main(["tempest", "--admin-cloud", "x", "--clouds-yaml", str(tmp_path / "none.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main([*_argv(clouds, tmp_path), "--set", "novalue"]) == 2
+    assert "SECTION.KEY=VALUE" in capsys.readouterr().err
+
+
+def test_set_overrides_parse():
+    assert tcli._overrides(["compute-feature-enabled.resize=True", "a.b=x=y"]) == {
+        "compute-feature-enabled": {"resize": "True"}, "a": {"b": "x=y"}}
+    for bad in ("resize=True", ".x=1", "a.=1", "a.b"):
+        with pytest.raises(ValueError):
+            tcli._overrides([bad])
+
+
+def test_unknown_service_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["tempest", "--admin-cloud", "x", "--service", "volume"])
+    assert exc.value.code == 2
