@@ -448,7 +448,7 @@ def create_server(req: ApiRequest) -> Reply:
         nets, ports = _resolve_networks(req, s.get("networks"), max_count)
         sg_names = [g["name"] for g in s.get("security_groups") or [{"name": "default"}]]
         sg_ids = _resolve_security_groups(req, sg_names) if nets else []
-    _access_ips(s)
+    access = {"access_ipv4": "", "access_ipv6": ""} | _access_ips(s)
     key_name = s.get("key_name")
     key_data = None
     if key_name is not None:
@@ -494,7 +494,7 @@ def create_server(req: ApiRequest) -> Reply:
                 "key_name": key_name, "key_data": key_data, "metadata": metadata, "user_data": s.get("user_data"),
                 "availability_zone": zone, "security_groups": sg_names if nets else [],
                 "reservation_id": reservation_id, "launch_index": index, "build_state": "building",
-                "access_ipv4": s.get("accessIPv4", ""), "access_ipv6": s.get("accessIPv6", ""),
+                "access_ipv4": access["access_ipv4"], "access_ipv6": access["access_ipv6"],
             })
             if tags:
                 store.set_tags(sid, tags)
@@ -592,6 +592,7 @@ def _access_ips(body: dict) -> dict[str, str]:
             if not valid:
                 raise E.BadRequest(f"Invalid input for field/attribute {name}. Value: {value}. "
                                    f"'{value}' is not a 'ipv{version}'")
+            value = ipaddress.ip_address(value).compressed  # as Nova stores it
         out[column] = value
     return out
 
@@ -1017,10 +1018,10 @@ def _action_create_image(req: ApiRequest, m: Merged, body: Any) -> Reply:
     image_id = str(uuid.uuid4())
     name = body["name"]
     row = m.row
-    properties = {str(k): str(v) for k, v in (body.get("metadata") or {}).items()}
-    properties.update({"image_type": "snapshot", "instance_uuid": m.id, "base_image_ref": row["image_id"],
-                       "user_id": req.context.user_id, "owner_project_name": req.context.project_name,
-                       "owner_user_name": req.context.user_name})
+    properties = {"image_type": "snapshot", "instance_uuid": m.id, "base_image_ref": row["image_id"],
+                  "user_id": req.context.user_id, "owner_project_name": req.context.project_name,
+                  "owner_user_name": req.context.user_name}
+    properties.update({str(k): str(v) for k, v in (body.get("metadata") or {}).items()})  # the request wins
 
     def snapshot() -> None:
         image = compute.snapshot_server(m.id, name, image_id=image_id)
@@ -1168,8 +1169,8 @@ def _action_resize(req: ApiRequest, m: Merged, body: Any) -> Reply:
 
 
 def _action_confirm_resize(req: ApiRequest, m: Merged, body: Any) -> Reply:
-    if body is not None:
-        raise E.BadRequest("Invalid input for field/attribute confirmResize: the value must be null")
+    if body not in (None, {}):
+        raise E.BadRequest("Invalid input for field/attribute confirmResize: the value must be null or {}")
     _check_state("confirmResize", m, ("VERIFY_RESIZE",))
     ctx, store = req.context, _rt(req).store
     store.start_action(m.id, req.request_id, "confirmResize", ctx.project_id, ctx.user_id)
@@ -1180,8 +1181,8 @@ def _action_confirm_resize(req: ApiRequest, m: Merged, body: Any) -> Reply:
 
 
 def _action_revert_resize(req: ApiRequest, m: Merged, body: Any) -> Reply:
-    if body is not None:
-        raise E.BadRequest("Invalid input for field/attribute revertResize: the value must be null")
+    if body not in (None, {}):
+        raise E.BadRequest("Invalid input for field/attribute revertResize: the value must be null or {}")
     _check_state("revertResize", m, ("VERIFY_RESIZE",))
     compute, store = req.backend.compute(), _rt(req).store
 
