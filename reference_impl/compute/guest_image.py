@@ -10,7 +10,7 @@ kernel on the machine:
   and ``/init`` (``guest/initramfs-init``), which loads them, mounts the root
   disk and switch_roots;
 * ``root.img`` — a small raw ext4 file system made with ``mkfs.ext4 -d``:
-  busybox, dropbear and its shared libraries, iperf3, busybox init and the
+  busybox, dropbear and its shared libraries, iperf3, util-linux's lsblk, busybox init and the
   boot script ``guest/rcS`` (config drive → hostname, keys, password, user
   data; DHCP + SLAAC; dropbear; a ready line on the console).
 
@@ -61,7 +61,19 @@ USERSPACE_PACKAGES = (
     "libiperf0",
     "libsctp1",
     "libssl3",
+    # lsblk (Tempest's guest checks list disks with `lsblk -lb --nodeps`) and its libraries
+    "util-linux",
+    "libblkid1",
+    "libmount1",
+    "libsmartcols1",
+    "libudev1",
+    "libselinux1",
+    "libpcre2-8-0",
 )
+# packages of which the root file system takes only these files (busybox has the rest)
+PARTIAL_PACKAGES = {"util-linux": ("bin/lsblk",)}
+# the dynamically linked programs of the guest (their libraries are checked at build time)
+DYNAMIC_BINARIES = ("usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/iperf3", "bin/lsblk")
 # Modules loaded by the initramfs (their dependencies are added, first).
 GUEST_MODULES = (
     "virtio_pci",
@@ -455,7 +467,17 @@ class GuestImageBuilder:
                       root: Path, output: Path, key: str) -> Path:
         root.mkdir()
         for p in packages:
-            self._run(["dpkg-deb", "-x", str(debs[p.name]), str(root)])
+            if p.name not in PARTIAL_PACKAGES:
+                self._run(["dpkg-deb", "-x", str(debs[p.name]), str(root)])
+                continue
+            whole = root.parent / f"package-{p.name}"
+            self._run(["dpkg-deb", "-x", str(debs[p.name]), str(whole)])
+            for rel in PARTIAL_PACKAGES[p.name]:
+                if not (whole / rel).is_file():
+                    raise GuestImageError(f"package {p.name} has no /{rel}")
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(whole / rel, root / rel)
+            shutil.rmtree(whole)
         for rel in PRUNE:
             shutil.rmtree(root / rel, ignore_errors=True)
         busybox = root / "bin" / "busybox"
@@ -502,7 +524,7 @@ class GuestImageBuilder:
             (root / target).write_bytes(files[name])
             os.chmod(root / target, mode)
         (root / "usr/share/octoprobe/build").write_text(f"{key}\n")
-        for binary in ("usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/iperf3"):
+        for binary in DYNAMIC_BINARIES:
             if not (root / binary).exists():
                 raise GuestImageError(f"the root file system has no /{binary}")
         self._check_libraries(root)
@@ -537,7 +559,7 @@ class GuestImageBuilder:
                 root / "lib", root / "usr" / "lib"]
         present = {p.name for d in dirs if d.is_dir() for p in d.iterdir()}
         missing = {}
-        for binary in ("usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/iperf3"):
+        for binary in DYNAMIC_BINARIES:
             for lib in elf_needed((root / binary).read_bytes()):
                 if lib not in present:
                     missing.setdefault(lib, []).append(binary)
