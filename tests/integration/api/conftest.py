@@ -99,3 +99,21 @@ def api_cloud(tmp_path_factory) -> ApiCloud:
         yield cloud
     finally:
         cloud.cloud_cli("down", "--purge", check=False)
+
+
+# -- lines a test wants in the run's terminal summary (e.g. the Tempest counts) ----------------
+SUMMARY = pytest.StashKey[list]()
+
+
+@pytest.fixture
+def terminal_summary(request) -> list:
+    """Append lines to print at the end of the run, whether or not output is captured."""
+    return request.config.stash.setdefault(SUMMARY, [])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    lines = config.stash.get(SUMMARY, [])
+    if lines:
+        terminalreporter.section("reference cloud: peer test suites")
+        for line in lines:
+            terminalreporter.write_line(line)
