@@ -11,54 +11,23 @@ version served is echoed in both headers with ``Vary`` naming them.
 
 from __future__ import annotations
 
-import re
 import uuid
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from . import errors as E
+from . import microversions
+from .microversions import VERSION_HEADER, vstr
 from .routing import ApiRequest, Service
 
 MIN_VERSION = (2, 1)
 MAX_VERSION = (2, 89)
-VERSION_HEADER = "OpenStack-API-Version"
 LEGACY_HEADER = "X-OpenStack-Nova-API-Version"
-_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
-
-
-def vstr(version: tuple[int, int]) -> str:
-    return f"{version[0]}.{version[1]}"
-
-
-def parse_version(text: str) -> tuple[int, int]:
-    text = text.strip()
-    if text.lower() == "latest":
-        return MAX_VERSION
-    match = _VERSION_RE.match(text)
-    if not match:
-        raise E.BadRequest(f"API Version String {text!r} is of invalid format. It must be of format "
-                           "'major.minor' or 'latest'.")
-    version = (int(match.group(1)), int(match.group(2)))
-    if not MIN_VERSION <= version <= MAX_VERSION:
-        raise E.NotAcceptable(f"Version {text} is not supported by the API. Minimum is {vstr(MIN_VERSION)} and "
-                              f"maximum is {vstr(MAX_VERSION)}.")
-    return version
 
 
 def requested_version(headers: Any) -> tuple[int, int]:
-    value = headers.get(VERSION_HEADER)
-    if value:
-        for part in value.split(","):
-            words = part.strip().split()
-            if len(words) == 2 and words[0].lower() == "compute":
-                return parse_version(words[1])
-            if len(words) != 2:
-                raise E.BadRequest(f"Invalid {VERSION_HEADER} header {value!r}: expected "
-                                   "'compute <major.minor>'")
-    legacy = headers.get(LEGACY_HEADER)
-    if legacy:
-        return parse_version(legacy)
-    return MIN_VERSION
+    return microversions.requested_version(headers, "compute", MIN_VERSION, MAX_VERSION,
+                                           legacy_header=LEGACY_HEADER)
 
 
 def negotiate(req: ApiRequest) -> None:

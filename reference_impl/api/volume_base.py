@@ -19,13 +19,13 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 from . import errors as E
+from . import microversions
+from .microversions import VERSION_HEADER, vstr
 from .db import iso
 from .routing import ApiRequest, Handler, Service
 
 MIN_VERSION = (3, 0)
 MAX_VERSION = (3, 0)
-VERSION_HEADER = "OpenStack-API-Version"
-_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 BACKEND_HOST = "ctl@ceph#volumes"  # Cinder's host@backend#pool, shown to admins
 AVAILABILITY_ZONE = "nova"  # Cinder's default storage zone: Ceph spans every rack
 VOLUME_STATUSES = frozenset(
@@ -34,35 +34,8 @@ VOLUME_STATUSES = frozenset(
     "uploading retyping extending".split())
 
 
-def vstr(version: tuple[int, int]) -> str:
-    return f"{version[0]}.{version[1]}"
-
-
-def parse_version(text: str) -> tuple[int, int]:
-    text = text.strip()
-    if text.lower() == "latest":
-        return MAX_VERSION
-    match = _VERSION_RE.match(text)
-    if not match:
-        raise E.BadRequest(f"API Version String {text!r} is of invalid format. It must be of format "
-                           "'major.minor' or 'latest'.")
-    version = (int(match.group(1)), int(match.group(2)))
-    if not MIN_VERSION <= version <= MAX_VERSION:
-        raise E.NotAcceptable(f"Version {text} is not supported by the API. Minimum is {vstr(MIN_VERSION)} and "
-                              f"maximum is {vstr(MAX_VERSION)}.")
-    return version
-
-
 def requested_version(headers: Any) -> tuple[int, int]:
-    value = headers.get(VERSION_HEADER)
-    if value:
-        for part in value.split(","):
-            words = part.strip().split()
-            if len(words) != 2:
-                raise E.BadRequest(f"Invalid {VERSION_HEADER} header {value!r}: expected 'volume <major.minor>'")
-            if words[0].lower() == "volume":
-                return parse_version(words[1])
-    return MIN_VERSION
+    return microversions.requested_version(headers, "volume", MIN_VERSION, MAX_VERSION)
 
 
 def negotiate(req: ApiRequest) -> None:
