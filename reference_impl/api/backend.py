@@ -23,6 +23,20 @@ class Backend:
         self._cloud: Any = None
         self._compute: Any = None
         self._lock = threading.Lock()
+        self._runtime_lock = threading.Lock()
+
+    def runtime(self, name: str, factory: Callable[["Backend"], Any]) -> Any:
+        """A service's runtime (its store, worker pool …), made by ``factory``
+        on first use and kept as ``_<name>_runtime``."""
+        attr = f"_{name}_runtime"
+        rt = getattr(self, attr, None)
+        if rt is None:
+            with self._runtime_lock:
+                rt = getattr(self, attr, None)
+                if rt is None:
+                    rt = factory(self)
+                    setattr(self, attr, rt)
+        return rt
 
     def authenticate(self, token: str | None) -> RequestContext:
         ctx, _ = self.identity.validate(token)

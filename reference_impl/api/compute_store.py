@@ -333,19 +333,9 @@ class NovaRuntime:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-_RUNTIME_LOCK = threading.Lock()
-
-
 def runtime(backend: Any) -> NovaRuntime:
     """The backend's Nova runtime, attached on first use."""
-    rt = getattr(backend, "_nova_runtime", None)
-    if rt is None:
-        with _RUNTIME_LOCK:
-            rt = getattr(backend, "_nova_runtime", None)
-            if rt is None:
-                rt = NovaRuntime(backend)
-                backend._nova_runtime = rt
-    return rt
+    return backend.runtime("nova", NovaRuntime)
 
 
 def format_tb() -> str:

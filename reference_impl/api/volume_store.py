@@ -239,17 +239,8 @@ class CinderRuntime:
         self.pool.submit(run)
 
 
-_RUNTIME_LOCK = threading.Lock()
-
-
 def runtime(backend: Any) -> CinderRuntime:
     """The backend's Cinder runtime, attached on first use."""
-    rt = getattr(backend, "_cinder_runtime", None)
-    if rt is None:
-        with _RUNTIME_LOCK:
-            rt = getattr(backend, "_cinder_runtime", None)
-            if rt is None:
-                rt = CinderRuntime(backend)
-                backend._cinder_runtime = rt
+    rt = backend.runtime("cinder", CinderRuntime)
     rt.ensure_recovered()
     return rt
