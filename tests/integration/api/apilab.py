@@ -17,3 +17,12 @@ def small_topology(underlay_v4: str, underlay_v6: str) -> dict:
             {"name": "r3", "hosts": [{"name": "r3-s1", **storage}]},
         ],
     }
+
+
+def server_addresses(server: dict) -> list[str]:
+    """Every address of a server as `openstack server show -f json` prints it
+    (a dict of network → addresses, or older CLIs' ``net=a, b; net2=c``)."""
+    value = server["addresses"]
+    if isinstance(value, dict):
+        return [a if isinstance(a, str) else a["addr"] for addrs in value.values() for a in addrs]
+    return [a.strip() for part in value.split(";") for a in part.split("=", 1)[1].split(",")]

@@ -12,7 +12,7 @@ import pytest
 from octoprobe.reference_impl.cloud import Cloud
 from octoprobe.reference_impl.compute.guest_ssh import wait_for_ssh
 
-from apilab import PREFIX
+from apilab import PREFIX, server_addresses
 
 
 def open_ssh_in_default_group(api_cloud) -> None:
@@ -23,13 +23,6 @@ def open_ssh_in_default_group(api_cloud) -> None:
         if ethertype not in have:
             api_cloud.openstack("security", "group", "rule", "create", "--ingress", "--protocol", "tcp",
                                 "--dst-port", "22", "--ethertype", ethertype, "default")
-
-
-def addresses(server: dict) -> list[str]:
-    value = server["addresses"]
-    if isinstance(value, dict):
-        return [a if isinstance(a, str) else a["addr"] for addrs in value.values() for a in addrs]
-    return [a.strip() for part in value.split(";") for a in part.split("=", 1)[1].split(",")]
 
 
 def wait_status(api_cloud, server_id: str, status: str, timeout: float = 120) -> dict:
@@ -70,7 +63,7 @@ def test_flavors_and_availability_zones(api_cloud):
 def test_server_is_active_with_ipv4_and_ipv6_and_answers_ssh(api_cloud, server, keypair):
     shown = api_cloud.openstack("server", "show", server["id"])
     assert shown["status"] == "ACTIVE" and shown["key_name"] == "octoprobe-test-key"
-    addrs = addresses(shown)
+    addrs = server_addresses(shown)
     v4 = [a for a in addrs if "." in a]
     v6 = [a for a in addrs if ":" in a]
     assert v4 and v6, addrs
@@ -90,7 +83,7 @@ def test_stop_start_reboot(api_cloud, server, keypair):
     wait_status(api_cloud, server["id"], "ACTIVE")
     api_cloud.openstack("server", "reboot", "--wait", server["id"], json_out=False)
     shown = wait_status(api_cloud, server["id"], "ACTIVE")
-    v6 = [a for a in addresses(shown) if ":" in a]
+    v6 = [a for a in server_addresses(shown) if ":" in a]
     with wait_for_ssh(v6[0], keypair[1], timeout=180) as ssh:
         assert ssh.run("echo ok").stdout.strip() == "ok"
 

@@ -20,7 +20,7 @@ import pytest
 
 from octoprobe.reference_impl.compute.guest_ssh import wait_for_ssh
 
-from apilab import PREFIX
+from apilab import PREFIX, server_addresses
 
 NET, SG, ROUTER, KEY = "scn-net", "scn-sg", "scn-router", "scn-key"
 V6_RANGE = "fd6f:6374:6f80:1f0::/64"  # inside the underlay's /48, as project networks are
@@ -49,13 +49,6 @@ def footprint(api_cloud) -> dict[str, set[str]]:
     """What of ours exists: RBD images per pool, network namespaces, QEMU processes."""
     found = {pool: ceph_images(api_cloud, pool) for pool in ("vms", "volumes", "images")}
     return found | {"netns": namespaces(), "qemu": qemu_processes()}
-
-
-def server_addresses(server: dict) -> list[str]:
-    value = server["addresses"]
-    if isinstance(value, dict):
-        return [a if isinstance(a, str) else a["addr"] for addrs in value.values() for a in addrs]
-    return [a.strip() for part in value.split(";") for a in part.split("=", 1)[1].split(",")]
 
 
 def wait_volume(api_cloud, volume_id: str, status: str, timeout: float = 180) -> dict:
