@@ -11,7 +11,6 @@ version served is echoed in both headers with ``Vary`` naming them.
 
 from __future__ import annotations
 
-import uuid
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -53,16 +52,6 @@ def self_links(req: ApiRequest, kind: str, ident: str) -> list[dict]:
     base = req.base_url
     return [{"rel": "self", "href": f"{base}/v2.1/{kind}/{ident}"},
             {"rel": "bookmark", "href": f"{base}/{kind}/{ident}"}]
-
-
-def is_uuid(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return len(value.replace("-", "")) == 32
 
 
 # -- pagination -------------------------------------------------------------------------------

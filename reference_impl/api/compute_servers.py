@@ -30,11 +30,11 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from . import errors as E
-from .compute_base import is_uuid, library_errors, mv, next_link, paginate, route
+from .compute_base import library_errors, mv, next_link, paginate, route
 from .compute_store import NovaRuntime, format_tb, runtime
 from .compute_views import VALID_STATUSES, Merged, floating_by_port, iso_usec, network_names, server_brief, \
     server_detail, server_update_doc
-from .db import iso, now
+from .db import is_uuid, iso, now
 from .routing import ApiRequest, Reply
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 255}

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors as E
-from .compute_base import is_uuid, library_errors, mv
+from .compute_base import library_errors, mv
+from .db import is_uuid
 from .routing import ApiRequest
 from .volume_actions import attach_record, detach_record, kernel_image_id
 from .volume_store import runtime as cinder_runtime

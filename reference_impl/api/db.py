@@ -25,6 +25,17 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def is_uuid(value: Any) -> bool:
+    """A UUID in its usual 36-character form or as 32 hex digits."""
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value.replace("-", "")) == 32
+
+
 def hex_id() -> str:
     """Keystone's ids: 32 hex digits."""
     return uuid.uuid4().hex

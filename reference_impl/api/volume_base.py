@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
@@ -62,16 +61,6 @@ def route(method: str, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         service.route(method, f"/v3/{{project_id}}{path}", **kw)(handler)
         return handler
     return register
-
-
-def is_uuid(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return len(value.replace("-", "")) == 32
 
 
 def v3_base(req: ApiRequest) -> str:
