@@ -35,14 +35,15 @@ an implemented route behaves per Nova's API reference:
   metadata), deprecated by Nova at 2.36 and 404 from there on, shows
   Glance's images in Nova's format;
 
-Servers boot from images only: a ``block_device_mapping_v2`` is accepted
-when it just names the image as the local root disk (what openstackclient
-sends with ``--image``); anything else needs block storage (400).
+Servers boot from images, or from a volume through a
+``block_device_mapping_v2`` root mapping (see :mod:`.compute_volumes`, which
+also serves the volume attachments); ``resize`` / ``confirmResize`` /
+``revertResize`` happen on the server's host.
 
 Routes of features the reference cloud does not have (server groups,
-hypervisors, services, volume-backed boot …) answer 404, and the volume
-attachment routes answer 404 until block storage exists. Unknown server
-actions (including 2.17's trigger_crash_dump) are a 400.
+hypervisors, services …) answer 404. Unknown server actions and the ones it
+does not implement (migrate, shelve, rescue, suspend, 2.17's
+trigger_crash_dump …) are a 400.
 """
 
 from __future__ import annotations
