@@ -160,9 +160,13 @@ def test_tenant_network_volume_scenario(api_cloud, tmp_path):
             proc = os_(*argv, check=False, json_out=False)
             if proc.returncode != 0:
                 failures.append(f"openstack {' '.join(argv)}: {proc.stderr.strip()[-300:]}")
-            if argv[:2] == ("volume", "delete"):
+            # deletes of volumes and snapshots finish in the background: a volume
+            # with a snapshot still being deleted cannot go yet
+            show = {("volume", "delete"): ("volume", "show"),
+                    ("volume", "snapshot"): ("volume", "snapshot", "show")}.get(argv[:2])
+            if show is not None:
                 deadline = time.monotonic() + 60
-                while (os_("volume", "show", argv[2], check=False, json_out=False).returncode == 0
+                while (os_(*show, argv[-1], check=False, json_out=False).returncode == 0
                        and time.monotonic() < deadline):
                     time.sleep(1)
     assert not failures, failures
