@@ -551,8 +551,10 @@ def discover(
             if public:
                 public_id, public_name = public[0].id, public[0].name
             own = [n for n in conn.network.networks(project_id=conn.current_project_id) if not n.is_router_external]
-            if own:
-                fixed_name = own[0].name
+            # a named network with subnets (servers need addresses), else whatever the project has
+            usable = [n for n in own if n.name and getattr(n, "subnet_ids", None)] or own
+            if usable:
+                fixed_name = usable[0].name
 
     # volume
     volume_ext = volume_micro = None

@@ -248,7 +248,9 @@ def _fake_conns(network_ok: bool):
         extensions=(lambda: [SimpleNamespace(alias="router"), SimpleNamespace(alias="external-net")])
         if network_ok else no_network,
         networks=lambda **kw: [SimpleNamespace(id="pub", name="public", is_router_external=True)]
-        if kw.get("is_router_external") else [SimpleNamespace(id="p", name="private", is_router_external=False)],
+        if kw.get("is_router_external") else [  # an empty, unnamed network first: not the one servers use
+            SimpleNamespace(id="e", name="", is_router_external=False, subnet_ids=[]),
+            SimpleNamespace(id="p", name="private", is_router_external=False, subnet_ids=["s4", "s6"])],
     )
     block = SimpleNamespace(get=lambda path: _Response(404, None))
     compute = SimpleNamespace(flavors=lambda: [flavor], get=lambda path: _Response(
