@@ -23,7 +23,8 @@ class Backend:
         self._cloud: Any = None
         self._compute: Any = None
         self._lock = threading.Lock()
-        self._runtime_lock = threading.Lock()
+        # re-entrant: a runtime's factory may ask for another (Cinder's uses Nova's)
+        self._runtime_lock = threading.RLock()
 
     def runtime(self, name: str, factory: Callable[["Backend"], Any]) -> Any:
         """A service's runtime (its store, worker pool …), made by ``factory``

@@ -131,3 +131,27 @@ def test_every_response_has_a_request_id(api):
     for path in ("/", "/openapi.json", "/identity/", "/nowhere", "/identity/v3/projects"):
         r = api.client.get(path)
         assert r.headers["x-openstack-request-id"].startswith("req-"), path
+
+
+def test_a_runtime_factory_may_ask_for_another_runtime(tmp_path):
+    """Cinder's runtime is made while Nova's is asked for (and the other way
+    round): making one runtime inside another's factory must not deadlock."""
+    import threading
+
+    from octoprobe.reference_impl.api.backend import Backend
+    from octoprobe.reference_impl.api.db import Database
+    from octoprobe.reference_impl.api.settings import ApiSettings
+
+    settings = ApiSettings(state_dir=tmp_path / "s", prefix="octu", host="testserver", port=80)
+    backend = Backend(settings, Database.open(tmp_path / "a.db", ()))
+    made = []
+
+    def outer(b):
+        made.append(b.runtime("inner", lambda _: "inner-runtime"))
+        return "outer-runtime"
+
+    worker = threading.Thread(target=lambda: made.append(backend.runtime("outer", outer)), daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "making a runtime inside another's factory deadlocked"
+    assert made == ["inner-runtime", "outer-runtime"] and backend.runtime("outer", outer) == "outer-runtime"
