@@ -1135,6 +1135,14 @@ def register_existing_image(backend_or_db: Any, compute_image: Any, *, name: str
             db.close()
 
 
+def hide_superseded(db: Database, name: str, image_ids: list[str]) -> None:
+    """Images ``image_ids`` still called ``name`` become ``<name>-superseded``
+    and hidden (``os_hidden``): usable by id, while ``name`` names one image."""
+    for image_id in image_ids:
+        db.execute("UPDATE images SET name = ?, os_hidden = 1 WHERE id = ? AND name = ?",
+                   f"{name}-superseded", image_id, name)
+
+
 def _open_db(backend_or_db: Any) -> tuple[Database, bool]:
     if isinstance(backend_or_db, Database):
         return backend_or_db, False

@@ -68,9 +68,7 @@ def _register_guest_image(db: Database, cloud: Any, owner_project_id: str) -> No
              rbd=compute.rbd)
     # earlier builds (a cloud made by an older octoprobe) stay usable by id, but the name
     # `octoprobe-guest` must name one image, and lists show the current one only
-    for old in builds[:-1]:
-        db.execute("UPDATE images SET name = ?, os_hidden = 1 WHERE id = ? AND name = ?",
-                   f"{guest.name}-superseded", old.id, guest.name)
+    image.hide_superseded(db, guest.name, [old.id for old in builds[:-1]])
 
 
 def api_down(cloud: Any) -> None:
