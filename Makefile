@@ -14,13 +14,14 @@ STAMP := $(VENV)/.installed
 #   dnsmasq-base    DHCP and router advertisements of tenant networks (no system-wide service)
 #   nftables        security groups, NAT and floating IPs
 #   busybox         udhcpc in the test endpoints that stand in for VMs
-#   iperf3          overlay throughput (bench/network_overlay.py, later the perf suite)
+#   iperf3          network throughput (the perf suite; bench/network_overlay.py)
+#   fio             storage throughput: its rbd engine against RBD images, and inside guests
 #   qemu-system-x86, qemu-block-extra  the VMs, and QEMU's rbd block driver
 #   genisoimage, cpio, e2fsprogs       the config drive, the guest's initramfs and root image
 #   qemu-utils                         qemu-img: the image API converts qcow2 uploads to raw once
 DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd python3-venv \
                    iproute2 iputils-ping procps psmisc dnsmasq-base nftables busybox iperf3 \
-                   qemu-system-x86 qemu-block-extra qemu-utils genisoimage cpio e2fsprogs
+                   qemu-system-x86 qemu-block-extra qemu-utils genisoimage cpio e2fsprogs fio
 
 # only for `make test`: the HTML report is checked in a real headless browser;
 # the SSH fault driver is pointed at an sshd inside a reference-cloud host

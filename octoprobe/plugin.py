@@ -188,7 +188,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="clouds.yaml entry for a second tenant (isolation tests); tests that need it skip without it",
     )
     group.addoption(
-        "--profile", dest="octoprobe_profile", metavar="NAME", help="gate profile whose thresholds judge the samples"
+        "--profile", dest="octoprobe_profile", metavar="NAME",
+        help="gate profile whose thresholds judge the samples (shipped: reference, dreamcompute; or a YAML file)"
+    )
+    group.addoption(
+        "--baseline", dest="octoprobe_baseline", metavar="RUN",
+        help="an earlier run (summary.json, report directory or history run id): a gate whose statistic "
+             "regressed beyond the profile's tolerance fails",
     )
     group.addoption(
         "--inventory",
@@ -416,7 +422,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     samples = item.stash.get(SAMPLES, None)
     if call.when == "call" and samples:
         report.user_properties.append(("octoprobe.samples", samples.to_list()))
+    if call.when == "teardown":
+        _attach_to_allure(item.config, trace, samples)
     return report
+
+
+def _attach_to_allure(config: pytest.Config, trace: CallTrace | None, samples: SampleCollector | None) -> None:
+    """With allure-pytest writing results (``--alluredir``), the test's call
+    trace and samples become attachments of its allure result."""
+    if config.pluginmanager.get_plugin("allure_listener") is None:
+        return
+    import json
+
+    import allure
+
+    if trace is not None and len(trace):
+        allure.attach(trace.render_text(list(trace)), name="octoprobe calls", attachment_type=allure.attachment_type.TEXT)
+    if samples:
+        allure.attach(json.dumps(samples.to_list(), indent=1), name="octoprobe samples",
+                      attachment_type=allure.attachment_type.JSON)
 
 
 # ---------------------------------------------------------------- fixtures

@@ -8,8 +8,12 @@
 Each suite runs as its own pytest session (see :mod:`octoprobe.suite_runner`)
 with the run's id, so every resource of the run carries one tag
 (``octoprobe cleanup --run ID`` after a crash). The report directory gets
-one sub-directory per suite and the combined report (``report.html``,
-``junit.xml``, ``summary.json``, ``summary.md``).
+one sub-directory per suite, the combined report (``report.html``,
+``junit.xml``, ``summary.json``, ``summary.md``) and ``allure-results/`` (for
+the allure command line). The gate profile (``--profile``) judges the samples
+of all suites together, against ``--baseline`` when given; the run is then
+recorded in the history store (``octoprobe history``, ``trend``, ``compare``,
+``check``) and, with ``--graphite HOST:PORT``, its samples are sent there.
 
 Exit status: 0 everything passed; 1 a test or a gate failed; 2 the run could
 not be made (a wrong configuration, a suite that crashed, was interrupted or
@@ -46,7 +50,18 @@ def add_command(commands: Any) -> None:
     run.add_argument("--admin-cloud", metavar="NAME", help="an entry with admin rights on the same cloud")
     run.add_argument("--alt-cloud", metavar="NAME", help="an entry for a second project (isolation tests)")
     run.add_argument("--inventory", metavar="FILE", help="the lab's inventory (racks, nodes, BMCs) for perf and chaos")
-    run.add_argument("--profile", metavar="NAME", help="gate profile whose thresholds judge the samples")
+    run.add_argument("--profile", metavar="NAME",
+                     help="gate profile whose thresholds judge the samples (shipped: reference, dreamcompute; "
+                          "or a YAML file)")
+    run.add_argument("--baseline", metavar="RUN",
+                     help="an earlier run (history run id, report directory or summary.json): gates also fail "
+                          "on a regression beyond the profile's tolerance")
+    run.add_argument("--history", metavar="FILE", type=Path,
+                     help="the history store the run is recorded in (default: $OCTOPROBE_HISTORY, else "
+                          "~/.local/state/octoprobe/history.sqlite)")
+    run.add_argument("--no-history", action="store_true", help="do not record the run in the history store")
+    run.add_argument("--graphite", metavar="HOST:PORT",
+                     help="also send the run's samples and gate verdicts to Graphite (plaintext protocol)")
     run.add_argument("--allow-destructive", action="store_true",
                      help="run tests that break a lab (they print what they will do first)")
     run.add_argument("--run-id", metavar="ID", help="the run's tag (default: a new one)")
@@ -73,8 +88,7 @@ def suite_args(args: argparse.Namespace, run_id: str) -> list[str]:
     """The octoprobe plugin's options every suite gets."""
     out = ["--run-id", run_id]
     for flag, value in (("--cloud", args.cloud), ("--admin-cloud", args.admin_cloud),
-                        ("--alt-cloud", args.alt_cloud), ("--inventory", args.inventory),
-                        ("--profile", args.profile)):
+                        ("--alt-cloud", args.alt_cloud), ("--inventory", args.inventory)):
         if value:
             out += [flag, str(value)]
     if args.allow_destructive:
@@ -86,8 +100,21 @@ def preflight(args: argparse.Namespace, suites: list[str]) -> str | None:
     """Check the configuration before anything runs; the problem, or None."""
     from octoprobe.config_yaml import ConfigError
     from octoprobe.inventory import load_inventory
+    from octoprobe.perf.judging import BaselineError, load_baseline
+    from octoprobe.perf.profiles import ProfileNotFound, load_profile
     from octoprobe.target import resolve_cloud
 
+    try:
+        if args.profile:
+            args.loaded_profile = load_profile(args.profile)
+        if args.baseline:
+            if not args.profile:
+                return "--baseline needs --profile: the profile's gates are what is compared"
+            args.loaded_baseline = load_baseline(args.baseline, history=args.history)
+        if args.graphite:
+            graphite_address(args.graphite)
+    except (ConfigError, ProfileNotFound, BaselineError, ValueError, OSError) as exc:
+        return str(exc)
     try:
         if any(s in NEEDS_CLOUD for s in suites):
             resolve_cloud(args.cloud)
@@ -99,6 +126,13 @@ def preflight(args: argparse.Namespace, suites: list[str]) -> str | None:
     except (ConfigError, ValueError, OSError) as exc:
         return str(exc)
     return None
+
+
+def graphite_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--graphite {text!r}: expected HOST:PORT, e.g. graphite.example.org:2003")
+    return host.strip("[]"), int(port)
 
 
 def verdict(runs: list[SuiteRun], failed: bool) -> tuple[str, int]:
@@ -179,7 +213,8 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 print(suite_summary(runs[-1]), file=out, flush=True)
                 continue
             print(f"== {name}", file=out, flush=True)
-            run = run_suite(name, dirs[name], report_dir / name, suite_args(args, run_id), env=dict(os.environ),
+            extra = [*suite_args(args, run_id), "--alluredir", str(report_dir / "allure-results")]
+            run = run_suite(name, dirs[name], report_dir / name, extra, env=dict(os.environ),
                             timeout=args.suite_timeout, on_progress=ProgressPrinter(out, quiet=args.quiet))
             runs.append(run)
             print(suite_summary(run), file=out, flush=True)
@@ -189,8 +224,14 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         signal.signal(signal.SIGTERM, previous)
     parts = {r.name: r.result for r in runs if r.result is not None}
     merged = merge_results(run_id, parts, started=started, finished=_now())
+    profile = getattr(args, "loaded_profile", None)
+    if profile is not None:
+        from octoprobe.perf.judging import make_judge
+
+        merged.gates = [*merged.gates, *make_judge(profile, getattr(args, "loaded_baseline", None))(merged.tests)]
     write_report(merged, report_dir)
     word, code = verdict(runs, failed=bool(merged.failing_tests or merged.failing_gates))
+    record(args, merged, report_dir, code, out)
     for run in runs:
         if run.status == COULD_NOT_RUN and len(run.problem.splitlines()) > 1:
             print(f"{run.name}: {run.problem}", file=sys.stderr)
@@ -200,6 +241,29 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         print(f"  GATE {gate.name}: {gate.reason}", file=out)
     print(f"octoprobe: {word} · report {report_dir / 'report.html'}", file=out, flush=True)
     return code
+
+
+def record(args: argparse.Namespace, result: Any, report_dir: Path, code: int, out: TextIO) -> None:
+    """Into the history store and, when asked, to Graphite; a failure here is
+    reported but does not change the run's verdict."""
+    if not args.no_history:
+        try:
+            from octoprobe.history.store import record_run
+
+            path = record_run(result, str(report_dir), args.cloud, code, history_path=args.history)
+            print(f"recorded in the history {path}", file=out, flush=True)
+        except Exception as exc:  # the report is written; the history is a convenience
+            print(f"octoprobe: warning: the run was not recorded in the history: {exc}", file=sys.stderr)
+    if args.graphite:
+        from octoprobe.history.graphite import graphite_lines, send_to_graphite
+
+        host, port = graphite_address(args.graphite)
+        try:
+            lines = graphite_lines(result)
+            send_to_graphite(lines, host, port)
+            print(f"sent {len(lines)} metrics to Graphite at {host}:{port}", file=out, flush=True)
+        except Exception as exc:
+            print(f"octoprobe: warning: Graphite at {host}:{port}: {exc}", file=sys.stderr)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

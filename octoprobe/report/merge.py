@@ -21,13 +21,15 @@ def merge_results(run_id: str, parts: Mapping[str, RunResult], *, started: str, 
     for index, (suite, part) in enumerate(parts.items()):
         if index == 0:
             env = replace(part.environment, versions=dict(part.environment.versions),
-                          extra=dict(part.environment.extra))
+                          extra=dict(part.environment.extra), hardware=dict(part.environment.hardware))
         else:
             env.cloud = env.cloud or part.environment.cloud
             for key, value in part.environment.versions.items():
                 env.versions.setdefault(key, value)
             for key, value in part.environment.extra.items():
                 env.extra.setdefault(key, value)
+            for key, value in part.environment.hardware.items():
+                env.hardware.setdefault(key, value)
         for test in part.tests:
             nodeid = test.nodeid if test.nodeid.startswith(f"{suite}/") else f"{suite}/{test.nodeid}"
             tests.append(replace(test, nodeid=nodeid))

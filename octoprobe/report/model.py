@@ -93,13 +93,18 @@ class TestResult:
 @dataclass
 class Environment:
     """Where the run ran: octoprobe and Python versions, the cloud's name,
-    other versions (Ceph, fio, OpenStack APIs...) and free-form extras."""
+    other versions (Ceph, fio, OpenStack APIs...), free-form extras and the
+    hardware inventory of the nodes measured. Tests add versions and hardware
+    with ``record_property("octoprobe.environment", {"versions": {...},
+    "hardware": {node: {...}}})``."""
 
     octoprobe: str = __version__
     python: str = field(default_factory=platform.python_version)
     cloud: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
+    #: node name -> what was measured on it (CPU, RAM, disks, NICs, BIOS), from the perf suite
+    hardware: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Environment":

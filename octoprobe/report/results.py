@@ -36,6 +36,10 @@ COLLECTOR = pytest.StashKey["ResultCollector"]()
 _PHASES = ("setup", "call", "teardown")
 
 
+#: the user property a test adds versions and hardware to the run's environment with
+ENVIRONMENT_PROPERTY = "octoprobe.environment"
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -198,6 +202,12 @@ class ResultCollector:
         option = getattr(config, "option", None)
         env.cloud = getattr(option, "octoprobe_cloud", None)
         env.versions["pytest"] = pytest.__version__
+        for reports in self._reports.values():
+            for report in reports.values():
+                for name, value in report.user_properties:
+                    if name == ENVIRONMENT_PROPERTY and isinstance(value, Mapping):
+                        env.versions.update({str(k): str(v) for k, v in (value.get("versions") or {}).items()})
+                        env.hardware.update(dict(value.get("hardware") or {}))
         given = self.environment
         if given is not None:
             env.octoprobe = given.octoprobe or env.octoprobe
@@ -239,6 +249,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if COLLECTOR in config.stash or hasattr(config, "workerinput"):
         return
-    collector = ResultCollector(config.option.octoprobe_report_dir)
+    collector = ResultCollector(config.option.octoprobe_report_dir, gates=_gate_judge(config))
     config.stash[COLLECTOR] = collector
     config.pluginmanager.register(collector, "octoprobe-report-collector")
+
+
+def _gate_judge(config: pytest.Config) -> Callable[[list[TestResult]], list[Gate]] | None:
+    """The judge of ``--profile`` (and ``--baseline``), when the octoprobe plugin's options are there."""
+    profile = getattr(config.option, "octoprobe_profile", None)
+    if not profile:
+        return None
+    from octoprobe.config_yaml import ConfigError
+    from octoprobe.perf.judging import BaselineError, load_baseline, make_judge
+    from octoprobe.perf.profiles import ProfileNotFound
+
+    try:
+        baseline_given = getattr(config.option, "octoprobe_baseline", None)
+        baseline = load_baseline(baseline_given) if baseline_given else None
+        return make_judge(profile, baseline)
+    except (ConfigError, ProfileNotFound, BaselineError, OSError) as exc:
+        raise pytest.UsageError(f"--profile {profile}: {exc}") from None

@@ -374,6 +374,47 @@ def _check_flavor_fits(image: Any, flavor: Any) -> None:
         raise E.BadRequest("Flavor's memory is too small for requested image.")
 
 
+def _hinted_host(req: ApiRequest, loads: list, zone: str | None) -> str | None:
+    """Nova's SameHostFilter and DifferentHostFilter: the scheduler hints
+    ``same_host`` / ``different_host`` (a server id or a list of them, of the
+    caller's project) pin the new server next to, or away from, those servers.
+    None: no hint, the scheduler chooses as usual."""
+    hints = req.body.get("os:scheduler_hints") or req.body.get("OS-SCH-HNT:scheduler_hints") or {}
+    if not isinstance(hints, dict):
+        raise E.BadRequest("os:scheduler_hints must be an object")
+
+    def hosts_of(key: str) -> set[str] | None:
+        value = hints.get(key)
+        if value is None:
+            return None
+        ids = [value] if isinstance(value, str) else value
+        if not isinstance(ids, list) or not all(isinstance(i, str) and is_uuid(i) for i in ids):
+            raise E.BadRequest(f"Invalid input for field/attribute {key}: expected a server UUID or a list of them")
+        found = set()
+        for sid in ids:
+            try:
+                view = _view_of(req, _row(req, sid))
+            except E.NotFound:
+                raise E.BadRequest(f"Invalid input for field/attribute {key}: server {sid} could not be "
+                                   "found") from None
+            if view is not None and view.host:
+                found.add(view.host)
+        return found
+
+    same, different = hosts_of("same_host"), hosts_of("different_host")
+    if same is None and different is None:
+        return None
+    candidates = [h for h in loads if zone is None or h.availability_zone == zone]
+    if same is not None:
+        candidates = [h for h in candidates if h.name in same]
+    if different:
+        candidates = [h for h in candidates if h.name not in different]
+    if not candidates:
+        raise E.BadRequest("No valid host was found: no compute host satisfies the scheduler hints "
+                           f"{', '.join(k for k in ('same_host', 'different_host') if k in hints)}")
+    return min(candidates, key=lambda h: (h.servers, h.ram_used_mb)).name
+
+
 @route("POST", "/v2.1/servers", schema=CREATE_SCHEMA, status=202)
 def create_server(req: ApiRequest) -> Reply:
     """Boot one or more servers: 202 with BUILD at once; the boot runs on a worker thread."""
@@ -442,9 +483,11 @@ def create_server(req: ApiRequest) -> Reply:
         if zone and zone not in zones:
             raise E.BadRequest(f"The requested availability zone is not available: {zone} (zones: "
                                f"{', '.join(zones)})")
-        hosts = {h.name for h in compute.host_loads()}
+        loads = compute.host_loads()
+        hosts = {h.name for h in loads}
         if host and host not in hosts:
             raise E.BadRequest(f"Compute host {host} could not be found.")
+        host = host or _hinted_host(req, loads, zone)
         nets, ports = _resolve_networks(req, s.get("networks"), max_count)
         sg_names = [g["name"] for g in s.get("security_groups") or [{"name": "default"}]]
         sg_ids = _resolve_security_groups(req, sg_names) if nets else []

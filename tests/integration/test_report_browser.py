@@ -152,6 +152,7 @@ DOM_FACTS = """JSON.stringify({
   failingGates: Array.from(document.querySelectorAll('#gates tr.gate[data-passed=false]')).map(r => r.dataset.gate),
   capabilities: Array.from(document.querySelectorAll('#coverage tr.capability')).map(r => r.dataset.capability),
   environment: document.querySelector('#environment') ? document.querySelector('#environment').textContent : '',
+  hardware: Array.from(document.querySelectorAll('#hardware tr.node')).map(r => r.textContent),
   scripts: document.querySelectorAll('script').length,
   injected: typeof window.__pwned !== 'undefined',
   testNames: Array.from(document.querySelectorAll('#tests tr.test td:first-child')).map(td => td.textContent),
@@ -199,6 +200,7 @@ def test_report_renders_offline_with_verdict_and_charts(report: tuple[RunResult,
     assert "compute-servers-delete" in facts["capabilities"]
     assert "image-<b>upload</b>" in facts["capabilities"]  # shown as text, not markup
     assert "ceph" in facts["environment"] and "16.2.15" in facts["environment"]
+    assert len(facts["hardware"]) == 1 and "AMD EPYC 7713" in facts["hardware"][0]
     assert facts["scripts"] == 0 and facts["injected"] is False
     assert any("<script>window.__pwned=1</script>" in name for name in facts["testNames"])
     png = (tmp_path / "cdp.png")

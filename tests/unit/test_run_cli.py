@@ -152,7 +152,7 @@ def test_merge_prefixes_suites_and_keeps_gates_apart():
 def args_for(**kw) -> argparse.Namespace:
     base = dict(suites=["chaos"], cloud=None, admin_cloud=None, alt_cloud=None, inventory=None, profile=None,
                 allow_destructive=False, run_id="unitrun1", report_dir=None, suite_timeout=120.0,
-                quiet=True, pytest_args="")
+                quiet=True, pytest_args="", baseline=None, history=None, no_history=True, graphite=None)
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -195,3 +195,44 @@ def test_progress_printer_quiet_and_heartbeat():
     quiet = io.StringIO()
     run_cli.ProgressPrinter(quiet, quiet=True, clock=lambda: now[0])(p, True)
     assert quiet.getvalue() == ""
+
+
+MEASURING = """
+def test_boot(samples):
+    samples.add("boot.ssh", 7.5, "s", source="image", concurrency=1)
+    samples.add("boot.ssh", 8.5, "s", source="image", concurrency=1)
+"""
+
+
+def test_the_profile_judges_every_suite_samples_in_the_parent(tmp_path, monkeypatch):
+    """An impossible threshold fails the run (exit 1) and the report names
+    metric, statistic, threshold and measured value; allure results are written."""
+    suite = make_suite(tmp_path, "perf", MEASURING)
+    monkeypatch.setattr(run_cli, "suite_dir", lambda name: suite)
+    monkeypatch.setattr(run_cli, "NEEDS_CLOUD", ())  # the suite written here needs none
+    profile = tmp_path / "tight.yaml"
+    profile.write_text("profile: tight\ngates:\n  - name: boot_fast\n    metric: boot.ssh\n    statistic: median\n"
+                       "    max: 0.5\n    unit: s\n")
+    out = io.StringIO()
+    report = tmp_path / "report"
+    assert run_cli.main(args_for(suites=["perf"], report_dir=report, profile=str(profile)), out=out) == 1
+    text = out.getvalue()
+    assert "GATE boot_fast: boot.ssh median = 8 s, must be ≤ 500 ms" in text
+    summary = json.loads((report / "summary.json").read_text())
+    assert [(g["name"], g["passed"], g["measured"]) for g in summary["gates"]] == [("boot_fast", False, 8.0)]
+    results = list((report / "allure-results").glob("*-result.json"))
+    assert len(results) == 1
+    attached = json.loads(results[0].read_text())
+    assert attached["status"] == "passed" and "octoprobe samples" in [a["name"] for a in attached["attachments"]]
+
+
+def test_a_wrong_profile_or_baseline_is_refused_before_running(tmp_path, monkeypatch, capsys):
+    suite = make_suite(tmp_path, "perf", MEASURING)
+    monkeypatch.setattr(run_cli, "suite_dir", lambda name: suite)
+    monkeypatch.setattr(run_cli, "NEEDS_CLOUD", ())
+    assert run_cli.main(args_for(suites=["perf"], profile="no-such-profile")) == 2
+    assert "no gate profile named 'no-such-profile'" in capsys.readouterr().err
+    assert run_cli.main(args_for(suites=["perf"], profile="reference", baseline=str(tmp_path / "x.json"))) == 2
+    assert "x.json" in capsys.readouterr().err
+    assert run_cli.main(args_for(suites=["perf"], graphite="nohostport")) == 2
+    assert "HOST:PORT" in capsys.readouterr().err

@@ -4,7 +4,8 @@ no script, no external resource), readable offline.
 Sections, each with a stable id for tests and links: ``verdict`` (banner),
 ``gates`` (measured against threshold), ``coverage`` (conformance by
 capability), ``charts`` (one SVG per sample metric, ``figure.chart``),
-``tests`` (every test with its reason and failure text) and ``environment``.
+``tests`` (every test with its reason and failure text), ``hardware`` (what the
+perf suite measured on) and ``environment``.
 Every string from the result is HTML-escaped (and redacted beforehand).
 """
 
@@ -22,7 +23,7 @@ _CSS = """
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;padding:0 24px 48px;
 color:#1d2430;background:#f6f7f9;font-size:14px;line-height:1.4}
-h1{font-size:22px;margin:0}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d5d9e0;padding-bottom:4px}
+pre.fact{margin:0;font:inherit;white-space:pre-wrap}h1{font-size:22px;margin:0}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d5d9e0;padding-bottom:4px}
 .verdict{margin:16px 0;padding:16px 20px;border-radius:6px;color:#fff}
 .verdict.pass{background:#1f7a3a}.verdict.fail{background:#b3261e}.verdict.none{background:#7a6a1f}
 .verdict .sub{opacity:.9;margin-top:4px}
@@ -241,6 +242,29 @@ def _environment(result: RunResult) -> str:
     return f'<table id="environment"><tbody>{"".join(rows)}</tbody></table>'
 
 
+def _fact(value: Any) -> str:
+    """A hardware fact as one line of text: lists one item per line, mappings as key=value."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fact(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, (list, tuple)):
+        return "\n".join(_fact(v) for v in value)
+    return str(value)
+
+
+def _hardware(result: RunResult) -> str:
+    nodes = result.environment.hardware
+    if not nodes:
+        return '<p class="empty" id="hardware">No hardware inventory: the perf suite collects it (with ' \
+               '<code>--inventory</code>, of every lab node).</p>'
+    keys = list(dict.fromkeys(k for facts in nodes.values() if isinstance(facts, dict) for k in facts))
+    rows = []
+    for node, facts in nodes.items():
+        facts = facts if isinstance(facts, dict) else {"facts": facts}
+        cells = "".join(f'<td><pre class="fact">{_e(_fact(facts.get(k, "")))}</pre></td>' for k in keys)
+        rows.append(f'<tr class="node"><th>{_e(node)}</th>{cells}</tr>')
+    return _table("hardware", ("node", *keys), rows, "")
+
+
 def render_html(result: RunResult) -> str:
     result = result.redacted()
     c = result.counts()
@@ -266,6 +290,7 @@ def render_html(result: RunResult) -> str:
         '<section id="coverage-section"><h2>Conformance coverage by capability</h2>' + _coverage(result) + "</section>",
         '<section id="charts-section"><h2>Samples</h2>' + _charts(result) + "</section>",
         '<section id="tests-section"><h2>Tests</h2>' + _tests(result.tests) + "</section>",
+        '<section id="hardware-section"><h2>Hardware</h2>' + _hardware(result) + "</section>",
         '<section id="environment-section"><h2>Environment</h2>' + _environment(result) + "</section>",
     ]
     return (

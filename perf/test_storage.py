@@ -1,0 +1,161 @@
+"""Storage throughput: fio's four standard workloads (4 KiB random read and
+write at queue depth 32, 4 MiB sequential read and write), against an RBD
+image through librbd (fio's rbd engine, from the machine running the suite,
+which needs Ceph access) and inside a VM against an attached volume (libaio,
+direct I/O).
+
+Beside fio's seqwrite-4m, ``rbd bench`` writes the same image the same way in
+the same run: ``fio.rbd.seqwrite-4m.bw_vs_rbd_bench`` is fio's bandwidth
+over Ceph's own tool's, to show the wrapper costs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+from typing import Any
+
+import pytest
+
+from octoprobe.perf.fio import WORKLOADS, FileTarget, RbdTarget, check_fio_version, fio_commands, fio_samples, run_fio
+from octoprobe.perf.rbd_bench import parse_rbd_bench, rbd_bench_argv
+from octoprobe.perf.tools import ToolMissing, local_runner
+
+RBD_TIMEOUT = 120.0
+ENVIRONMENT = "octoprobe.environment"
+
+
+def _size(text: str) -> int:
+    m = re.fullmatch(r"(\d+)\s*([KMG]?)i?B?", text.strip(), re.IGNORECASE)
+    if not m:
+        raise pytest.UsageError(f"--perf-fio-size {text!r}: expected e.g. 256M or 1G")
+    return int(m[1]) * {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}[m[2].upper()]
+
+
+def _fio_timeout(opt: Any) -> float:
+    return opt.perf_duration + opt.perf_ramp + 300.0
+
+
+def _local_version(argv: list[str], tool: str) -> str:
+    try:
+        code, out, err = local_runner(argv, 30)
+    except ToolMissing as exc:
+        pytest.skip(str(exc))
+    if code == 127:
+        pytest.skip(str(ToolMissing(tool)))
+    assert code == 0, f"{' '.join(argv)}: exit {code}: {err.strip()}"
+    return out.strip()
+
+
+def _rbd(conf, user: str, *args: str, timeout: float = RBD_TIMEOUT) -> str:
+    proc = subprocess.run(["rbd", "--conf", str(conf), "--id", user, *args], capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"rbd {' '.join(args)}: exit {proc.returncode}: {proc.stderr.strip()[-400:]}")
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def rbd_image(ceph_access, run, pytestconfig):
+    """A run-tagged RBD image for fio, removed at the end."""
+    conf, user = ceph_access
+    pool = pytestconfig.option.perf_rbd_pool
+    name = run.name("perf-fio")
+    size = _size(pytestconfig.option.perf_fio_size)
+    _rbd(conf, user, "create", f"{pool}/{name}", "--size", f"{size // 2**20}M")
+    yield pool, name, size
+    _rbd(conf, user, "rm", "--no-progress", f"{pool}/{name}", timeout=600)
+
+
+@pytest.mark.gate("rbd_seqwrite_bw", "fio_vs_rbd_bench")
+def test_fio_rbd(rbd_image, ceph_access, samples, pytestconfig, record_property, perf_phase):
+    conf, user = ceph_access
+    pool, name, size = rbd_image
+    opt = pytestconfig.option
+    target = RbdTarget(pool, name, client=user, conf=str(conf))
+    timeout = _fio_timeout(opt)
+    fio_version = _local_version(["fio", "--version"], "fio")
+    check_fio_version(fio_version)
+    ceph_version = _local_version(["rbd", "--version"], "rbd").split()
+    record_property(ENVIRONMENT, {"versions": {"fio": fio_version, "ceph client": " ".join(ceph_version[2:3])}})
+    meta = {"pool": pool, "image_size": size, "client": f"client.{user}"}
+    rbd_bw, fio_bw = [], []
+    for round_ in range(2):  # interleaved, so both see the same cluster state
+        perf_phase(f"rbd bench vs fio seqwrite-4m, round {round_ + 1}/2")
+        bench = parse_rbd_bench(_rbd(conf, user, *rbd_bench_argv(
+            f"{pool}/{name}", io_type="write", io_size=4 << 20, threads=WORKLOADS["seqwrite-4m"].iodepth,
+            total=2 * size)[1:], timeout=timeout))
+        rbd_bw.append(bench.ops_per_s * (4 << 20))
+        samples.add("rbd_bench.seqwrite-4m.bw", rbd_bw[-1], "B/s", round=round_, **meta)
+        result = None
+        for argv in fio_commands("seqwrite-4m", target, runtime=opt.perf_duration, ramp=opt.perf_ramp, size=size):
+            result = run_fio(local_runner, argv, timeout)
+        assert result is not None
+        write = result.jobs[0].write
+        assert write is not None and write.bw_bytes > 0, "fio wrote nothing"
+        fio_bw.append(write.bw_bytes)
+        samples.extend(fio_samples(result, "rbd", "seqwrite-4m", round=round_, **meta))
+    ratio = statistics.median(fio_bw) / statistics.median(rbd_bw)
+    samples.add("fio.rbd.seqwrite-4m.bw_vs_rbd_bench", ratio, "ratio", **meta)
+    print(f"seqwrite-4m: fio {statistics.median(fio_bw) / 2**20:.0f} MiB/s, rbd bench "
+          f"{statistics.median(rbd_bw) / 2**20:.0f} MiB/s, ratio {ratio:.2f}")
+    for workload in ("randwrite-4k", "randread-4k", "seqread-4m"):
+        perf_phase(f"fio {workload} via rbd")
+        for argv in fio_commands(workload, target, runtime=opt.perf_duration, ramp=opt.perf_ramp, size=size):
+            result = run_fio(local_runner, argv, timeout)
+        samples.extend(fio_samples(result, "rbd", workload, **meta))
+    _report(samples, "rbd")
+
+
+def _report(samples, where: str) -> None:
+    for workload in WORKLOADS:
+        bw = samples.of(f"fio.{where}.{workload}.bw")
+        iops = samples.of(f"fio.{where}.{workload}.iops")
+        assert bw and iops, f"fio {workload} via {where} produced no bandwidth or IOPS"
+        assert all(s.value > 0 for s in bw + iops), f"fio {workload} via {where}: zero throughput"
+        print(f"fio {where} {workload}: {bw[-1].value / 2**20:.1f} MiB/s, {iops[-1].value:.0f} IOPS")
+
+
+def _guest_disk(shell, size_bytes: int, timeout: float = 60.0) -> str:
+    """The guest's block device of ``size_bytes`` that is not its root disk."""
+    code, out, err = shell(["lsblk", "-b", "-d", "-n", "-o", "NAME,SIZE"], timeout)
+    assert code == 0, f"lsblk in the guest: exit {code}: {err}"
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] != "vda" and int(parts[1]) == size_bytes:
+            return f"/dev/{parts[0]}"
+    raise AssertionError(f"no {size_bytes}-byte disk in the guest after the attach; lsblk says: {out!r}")
+
+
+@pytest.mark.gate("vm_randwrite_iops")
+def test_fio_in_vm(perf_cloud, perf_module_resources, samples, pytestconfig, perf_phase):
+    from octoprobe.perf.boot import measure_boot
+
+    opt = pytestconfig.option
+    cloud = perf_cloud.using(perf_module_resources)
+    perf_phase("boot")
+    timeline = measure_boot(cloud.boot("fio"), timeout=opt.perf_boot_timeout)
+    server = cloud.server(timeline.server_id)
+    perf_phase("attach a volume")
+    volume, device = cloud.attach_volume(server, opt.perf_volume_size)
+    shell = cloud.shell(server)
+    try:
+        disk = _guest_disk(shell, opt.perf_volume_size * 2**30)
+        code, out, _ = shell(["fio", "--version"], 30)
+        if code == 127 or "not found" in out:
+            pytest.skip(f"fio is not installed in image {perf_cloud.image.name}: use an image with fio "
+                        "(--perf-image)")
+        check_fio_version(out.strip())
+        meta = {"image": perf_cloud.image.name, "flavor": perf_cloud.flavor.name, "volume_gb": opt.perf_volume_size,
+                "device": disk, "api_device": device}
+        for workload in ("seqwrite-4m", "randwrite-4k", "randread-4k", "seqread-4m"):
+            perf_phase(f"fio {workload} in the VM")
+            result = None
+            for argv in fio_commands(workload, FileTarget(disk), runtime=opt.perf_duration, ramp=opt.perf_ramp,
+                                     size=None):
+                result = run_fio(shell, argv, _fio_timeout(opt), where=f"server {server.id}")
+            samples.extend(fio_samples(result, "vm", workload, **meta))
+        _report(samples, "vm")
+    finally:
+        shell.close()
