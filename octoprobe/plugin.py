@@ -259,6 +259,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """With pytest-xdist's ``-n N`` and no ``--dist`` of the user's, schedule
+    by scope: the tests of one module (one class, for methods) run on one
+    worker, so a module- or class-scoped resource (a booted server, a
+    volume) is made once and shared as it is in a serial run. (xdist's
+    ``loadgroup`` cannot be used: it renames items in a way pytest 9 ignores.)"""
+    option = config.option
+    given = any(a == "--dist" or a.startswith("--dist=") or a == "-d" for a in config.invocation_params.args)
+    if getattr(option, "numprocesses", None) and not given and getattr(option, "dist", None) in ("no", "load"):
+        option.dist = "loadscope"
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: every worker uses the controller's run id."""

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from octoprobe.plugins import suite_paths
 from octoprobe.progress_view import SuiteProgress, duration_text, finished_line, heartbeat_line
 from octoprobe.suite_runner import COULD_NOT_RUN, EMPTY, SuiteRun, run_suite
 from octoprobe.suites import SUITES, SuiteNotFound, has_tests, suite_dir
@@ -102,8 +103,13 @@ def preflight(args: argparse.Namespace, suites: list[str]) -> str | None:
     from octoprobe.inventory import load_inventory
     from octoprobe.perf.judging import BaselineError, load_baseline
     from octoprobe.perf.profiles import ProfileNotFound, load_profile
+    from octoprobe.plugins import PluginError, discover
     from octoprobe.target import resolve_cloud
 
+    try:
+        discover()
+    except PluginError as exc:
+        return str(exc)
     try:
         if args.profile:
             args.loaded_profile = load_profile(args.profile)
@@ -213,7 +219,8 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 print(suite_summary(runs[-1]), file=out, flush=True)
                 continue
             print(f"== {name}", file=out, flush=True)
-            extra = [*suite_args(args, run_id), "--alluredir", str(report_dir / "allure-results")]
+            extra = [*map(str, suite_paths(name)), *suite_args(args, run_id),
+                     "--alluredir", str(report_dir / "allure-results")]
             run = run_suite(name, dirs[name], report_dir / name, extra, env=dict(os.environ),
                             timeout=args.suite_timeout, on_progress=ProgressPrinter(out, quiet=args.quiet))
             runs.append(run)

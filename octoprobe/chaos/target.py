@@ -64,7 +64,7 @@ def open_reference_target(state_dir: Path, prefix: str, *, say: Callable[[str], 
     from octoprobe.reference_impl.cloud import Cloud, CloudError, read_instance
     from octoprobe.reference_impl.state import CloudPaths
 
-    from octoprobe.faults.reference import ReferenceCloudDriver
+    from octoprobe.faults.registry import fault_driver
 
     state_dir = Path(state_dir)
     if os.geteuid() != 0:
@@ -83,7 +83,7 @@ def open_reference_target(state_dir: Path, prefix: str, *, say: Callable[[str], 
         cloud = Cloud.open(state_dir, prefix, progress=progress or say)
     except (CloudError, ValueError) as exc:
         raise TargetUnavailable(str(exc)) from exc
-    driver = ReferenceCloudDriver(cloud, progress=say)
+    driver = fault_driver("reference")(cloud, progress=say)
     journal = FaultJournal(state_dir / JOURNAL_NAME)
     healed: list[str] = []
     if journal.entries():

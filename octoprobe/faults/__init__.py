@@ -6,6 +6,8 @@ that heals them whatever happens.
 - :mod:`.reference` — drivers for the bundled reference cloud
 - :mod:`.guard` — :class:`FaultGuard` and its journal: healing in teardown,
   on SIGINT, and after a crash
+- :mod:`.registry` — drivers by name (:func:`fault_driver`), octoprobe's and
+  those plugins add (:mod:`octoprobe.plugins`)
 
 Drivers for a lab (SSH + systemd, sysfs, IPMI/Redfish power, switch ports)
 implement the same :class:`FaultDriver` protocol.
@@ -28,8 +30,11 @@ from .base import (
     FaultStatus,
 )
 from .guard import FaultGuard, FaultJournal, interrupts_deferred
+from .registry import fault_driver, fault_drivers
 
 __all__ = [
+    "fault_driver",
+    "fault_drivers",
     "ADD_HOST",
     "DISK",
     "FLAP",

@@ -60,7 +60,7 @@ __all__ = [
     "parse_profile",
 ]
 
-ENTRY_POINT_GROUP = "octoprobe.profiles"
+ENTRY_POINT_GROUP = "octoprobe.plugins"  # a plugin's ``profiles`` attribute (see octoprobe.plugins)
 DEFAULT_TOLERANCE = 0.05
 _SUFFIXES = (".yaml", ".yml")
 # YAML 1.1 reads 1e9 (no dot) as a string; such a threshold is taken as the number it spells.
@@ -130,28 +130,30 @@ def _yaml_files(folder: Traversable | Path) -> dict[str, Traversable]:
     return dict(sorted(found.items()))
 
 
-def _from_entry_point(ep: metadata.EntryPoint) -> dict[str, Traversable]:
-    where = f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP}"
-    try:
-        obj = ep.load()
-        if callable(obj):
-            obj = obj()
-    except Exception as exc:  # a broken plugin must say which one it is
-        raise ProfileNotFound(f"{where} failed to load: {exc}") from exc
+def _from_plugin(obj: object, where: str) -> dict[str, Traversable]:
     if isinstance(obj, (str, os.PathLike)):
         obj = Path(obj)
     if isinstance(obj, Mapping):
         return {str(name): Path(p) if isinstance(p, (str, os.PathLike)) else p for name, p in obj.items()}
     if isinstance(obj, (Path, Traversable)):
         return _yaml_files(obj)
-    raise ProfileNotFound(f"{where} gave {type(obj).__name__}, expected a directory or a mapping name -> file")
+    raise ProfileNotFound(f"{where} gave profiles as {type(obj).__name__}, expected a directory or a mapping "
+                          "name -> file")
 
 
 def _plugins() -> dict[str, tuple[Traversable, str]]:
+    from octoprobe.plugins import PluginError, discover
+
     found: dict[str, tuple[Traversable, str]] = {}
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        for name, file in _from_entry_point(ep).items():
-            found.setdefault(name, (file, f"entry point {ep.name}"))
+    try:
+        plugins = discover()
+    except PluginError as exc:
+        raise ProfileNotFound(str(exc)) from exc
+    for plugin in plugins:
+        if plugin.profiles is None:
+            continue
+        for name, file in _from_plugin(plugin.profiles, plugin.source).items():
+            found.setdefault(name, (file, f"entry point {plugin.name}"))
     return found
 
 

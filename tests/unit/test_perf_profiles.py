@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import types
 from importlib import metadata
 from pathlib import Path
 
@@ -119,7 +120,9 @@ def test_a_missing_file_is_a_config_error(tmp_path):
 
 
 def fake_entry_points(monkeypatch, *targets: tuple[str, object]) -> None:
-    """Make importlib.metadata.entry_points report one entry point per (name, object)."""
+    """Make importlib.metadata.entry_points report one octoprobe plugin per
+    (name, object): a plugin whose ``profiles`` is the object (a callable is
+    called, as a plugin's entry point may be)."""
     eps = []
     for name, obj in targets:
         ep = metadata.EntryPoint(name, f"fake_module:{name}", ENTRY_POINT_GROUP)
@@ -132,7 +135,7 @@ def fake_entry_points(monkeypatch, *targets: tuple[str, object]) -> None:
         def load(self) -> object:
             if isinstance(self._obj, Exception):
                 raise self._obj
-            return self._obj
+            return types.SimpleNamespace(profiles=self._obj() if callable(self._obj) else self._obj)
 
     def entry_points(**selection):
         assert selection == {"group": ENTRY_POINT_GROUP}
