@@ -9,7 +9,7 @@ from octoprobe import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from octoprobe import cleanup_cli, run_cli
+    from octoprobe import cleanup_cli, history_cli, run_cli
     from octoprobe.reference_impl import cli as cloud_cli
     from octoprobe.tempest import cli as tempest_cli
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup_cli.add_command(commands)
     tempest_cli.add_command(commands)
     run_cli.add_command(commands)
+    history_cli.add_commands(commands)
     return parser
 
 

@@ -266,7 +266,7 @@ def record(args: argparse.Namespace, result: Any, report_dir: Path, code: int, o
 
         host, port = graphite_address(args.graphite)
         try:
-            lines = graphite_lines(result)
+            lines = graphite_lines(result, cloud=args.cloud)
             send_to_graphite(lines, host, port)
             print(f"sent {len(lines)} metrics to Graphite at {host}:{port}", file=out, flush=True)
         except Exception as exc:

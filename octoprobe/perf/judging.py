@@ -33,17 +33,15 @@ def load_baseline(given: str, *, history: str | Path | None = None) -> RunResult
             raise BaselineError(f"baseline {given}: not an octoprobe summary.json ({exc})") from None
     if "/" in given or given.endswith(".json"):
         raise BaselineError(f"baseline {given}: no such file or report directory")
-    try:
-        from octoprobe.history.store import HistoryStore, default_history_path
-    except ImportError as exc:  # pragma: no cover - the history package ships with octoprobe
-        raise BaselineError(f"baseline {given}: not a file, and no history store ({exc})") from None
+    from octoprobe.history.store import HistoryError, HistoryStore, default_history_path
+
     store_path = Path(history) if history else default_history_path()
     if not store_path.is_file():
         raise BaselineError(f"baseline {given}: not a file or report directory, and there is no history at "
                             f"{store_path} to look the run id up in")
     try:
-        return HistoryStore(store_path).get(given)
-    except (LookupError, ValueError) as exc:
+        return HistoryStore(store_path, create=False).get(given)
+    except (HistoryError, LookupError, ValueError) as exc:
         raise BaselineError(f"baseline {given}: {exc}") from None
 
 

@@ -236,3 +236,45 @@ def test_a_wrong_profile_or_baseline_is_refused_before_running(tmp_path, monkeyp
     assert "x.json" in capsys.readouterr().err
     assert run_cli.main(args_for(suites=["perf"], graphite="nohostport")) == 2
     assert "HOST:PORT" in capsys.readouterr().err
+
+
+TIMED = """
+import os
+
+def test_boot(samples):
+    for value in os.environ["BOOT_SECONDS"].split(","):
+        samples.add("boot.ssh", float(value), "s", source="image", concurrency=1)
+"""
+
+
+def test_runs_are_recorded_and_compare_detects_an_injected_regression(tmp_path, monkeypatch, capsys):
+    """Two real runs recorded in the history store; the second boots slower:
+    `octoprobe compare` says boot.ssh regressed and exits 1; `check` alerts
+    on a failed gate; `trend` shows both runs."""
+    from octoprobe.cli import main as octoprobe
+
+    suite = make_suite(tmp_path, "perf", TIMED)
+    monkeypatch.setattr(run_cli, "suite_dir", lambda name: suite)
+    monkeypatch.setattr(run_cli, "NEEDS_CLOUD", ())
+    history = tmp_path / "history.sqlite"
+    profile = tmp_path / "p.yaml"
+    profile.write_text("profile: p\ngates:\n  - name: boot\n    metric: boot.ssh\n    statistic: median\n"
+                       "    max: 7\n    unit: s\n")
+    for run_id, seconds, code in (("histrun1", "5.0,5.2,4.9", 0), ("histrun2", "8.0,8.3,7.9", 1)):
+        monkeypatch.setenv("BOOT_SECONDS", seconds)
+        args = args_for(suites=["perf"], run_id=run_id, report_dir=tmp_path / run_id, profile=str(profile),
+                        no_history=False, history=history)
+        out = io.StringIO()
+        assert run_cli.main(args, out=out) == code
+        assert f"recorded in the history {history}" in out.getvalue()
+    capsys.readouterr()
+    assert octoprobe(["compare", "histrun2", "--history", str(history)]) == 1
+    text = capsys.readouterr().out
+    assert "boot.ssh" in text and "regressed" in text.lower(), text
+    assert octoprobe(["compare", "histrun1", "histrun1", "--history", str(history)]) == 0
+    capsys.readouterr()
+    assert octoprobe(["check", "--history", str(history)]) == 2
+    assert capsys.readouterr().out.startswith("OCTOPROBE CRITICAL")
+    assert octoprobe(["trend", "--metric", "boot.ssh", "--history", str(history)]) == 0
+    table = capsys.readouterr().out
+    assert "histrun1" in table and "histrun2" in table
