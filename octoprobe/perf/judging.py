@@ -22,7 +22,8 @@ class BaselineError(ValueError):
 
 
 def load_baseline(given: str, *, history: str | Path | None = None) -> RunResult:
-    """The baseline run: a summary.json, a report directory, or a run id of the history."""
+    """The baseline run: a summary.json, a report directory, or a run id (or
+    unique prefix, or ``latest``) of the history store."""
     path = Path(given).expanduser()
     if path.is_dir():
         path = path / "summary.json"
@@ -40,7 +41,13 @@ def load_baseline(given: str, *, history: str | Path | None = None) -> RunResult
         raise BaselineError(f"baseline {given}: not a file or report directory, and there is no history at "
                             f"{store_path} to look the run id up in")
     try:
-        return HistoryStore(store_path, create=False).get(given)
+        store = HistoryStore(store_path, create=False)
+        if given == "latest":
+            latest = store.latest()
+            if latest is None:
+                raise BaselineError(f"baseline latest: the history {store_path} has no run yet")
+            return latest
+        return store.get(given)
     except (HistoryError, LookupError, ValueError) as exc:
         raise BaselineError(f"baseline {given}: {exc}") from None
 

@@ -278,3 +278,26 @@ def test_runs_are_recorded_and_compare_detects_an_injected_regression(tmp_path, 
     assert octoprobe(["trend", "--metric", "boot.ssh", "--history", str(history)]) == 0
     table = capsys.readouterr().out
     assert "histrun1" in table and "histrun2" in table
+
+
+def test_the_baseline_can_be_the_latest_recorded_run(tmp_path, monkeypatch, capsys):
+    """A gate that holds its threshold still fails on a regression beyond the
+    profile's tolerance against --baseline latest."""
+    suite = make_suite(tmp_path, "perf", TIMED)
+    monkeypatch.setattr(run_cli, "suite_dir", lambda name: suite)
+    monkeypatch.setattr(run_cli, "NEEDS_CLOUD", ())
+    history = tmp_path / "h.sqlite"
+    profile = tmp_path / "p.yaml"
+    profile.write_text("profile: p\ngates:\n  - name: boot\n    metric: boot.ssh\n    statistic: median\n"
+                       "    max: 60\n    unit: s\n")
+    assert run_cli.main(args_for(suites=["perf"], run_id="base1", profile=str(profile), history=history,
+                                 no_history=True, baseline="latest", report_dir=tmp_path / "x")) == 2
+    assert "there is no history at" in capsys.readouterr().err
+    out = io.StringIO()
+    for run_id, seconds, code in (("base1", "5.0,5.1", 0), ("base2", "6.0,6.1", 1)):
+        monkeypatch.setenv("BOOT_SECONDS", seconds)
+        baseline = "latest" if run_id == "base2" else None
+        assert run_cli.main(args_for(suites=["perf"], run_id=run_id, profile=str(profile), history=history,
+                                     no_history=False, baseline=baseline, report_dir=tmp_path / run_id),
+                            out=out) == code
+    assert "regressed 19" in out.getvalue() and "tolerance 5 %" in out.getvalue(), out.getvalue()
