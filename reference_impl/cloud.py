@@ -139,7 +139,7 @@ class Cloud:
             result = wait_for_clean(self.client(), no_progress_timeout=settle_timeout, poll_interval=1.0)
             self.progress(f"ceph: active+clean after {result.elapsed:.1f}s")
             compute = self.compute()
-            compute.ensure_guest_image()
+            compute.ensure_guest_images()  # octoprobe-guest and octoprobe-perf
             compute.restore()
             api_up(self)
             self.progress("cloud is up")

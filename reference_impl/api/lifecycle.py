@@ -1,7 +1,7 @@
 """The API's part of ``octoprobe cloud up`` and ``cloud down``.
 
 ``up``: seed identity (projects, users, roles), provision the default
-networking, register the guest image as a public Glance image, start the
+networking, register the guest images as public Glance images, start the
 API process and merge the three cloud entries into ``clouds.yaml``
 (``OCTOPROBE_CLOUDS_YAML`` names another file; ``none`` skips it).
 ``down``: stop the API process (its state stays for the next ``up``).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .bootstrap import seed_identity
 from .clouds_yaml import default_clouds_yaml, merge_clouds_yaml
@@ -54,21 +54,29 @@ def api_up(cloud: Any) -> ApiSettings:
 
 
 def _register_guest_image(db: Database, cloud: Any, owner_project_id: str) -> None:
+    """Register the current build of each guest image (``octoprobe-guest``,
+    ``octoprobe-perf``) as a public Glance image and hide its superseded builds."""
     from . import image
     register = getattr(image, "register_existing_image", None)
     if register is None:  # the image service is not there yet
         return
+    from ..compute.hypervisor import is_guest_build
     compute = cloud.compute()
-    builds = sorted((i for i in compute.list_images() if i.source.startswith("guest-build")),
-                    key=lambda i: i.created_at)
-    if not builds:
-        return
-    guest = builds[-1]  # the build of this version of octoprobe (cloud up made or found it)
-    register(db, guest, name=guest.name, owner_project_id=owner_project_id, visibility="public",
-             rbd=compute.rbd)
-    # earlier builds (a cloud made by an older octoprobe) stay usable by id, but the name
-    # `octoprobe-guest` must name one image, and lists show the current one only
-    image.hide_superseded(db, guest.name, [old.id for old in builds[:-1]])
+    for builds in builds_by_name(i for i in compute.list_images() if is_guest_build(i)).values():
+        current = builds[-1]  # the build of this version of octoprobe (cloud up made or found it)
+        register(db, current, name=current.name, owner_project_id=owner_project_id, visibility="public",
+                 rbd=compute.rbd)
+        # earlier builds (a cloud made by an older octoprobe) stay usable by id, but each
+        # name (`octoprobe-guest`, `octoprobe-perf`) must name one image, and lists show the current one only
+        image.hide_superseded(db, current.name, [old.id for old in builds[:-1]])
+
+
+def builds_by_name(images: Iterable[Any]) -> dict[str, list[Any]]:
+    """The guest builds grouped by image name, each group oldest first."""
+    groups: dict[str, list[Any]] = {}
+    for i in sorted(images, key=lambda i: i.created_at):
+        groups.setdefault(i.name, []).append(i)
+    return groups
 
 
 def api_down(cloud: Any) -> None:

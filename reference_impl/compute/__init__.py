@@ -2,7 +2,8 @@
 and QEMU VMs that boot from Ceph RBD copy-on-write clones.
 
 The API layer drives :class:`ComputeService`; ``octoprobe cloud up`` calls
-:func:`ensure_guest_image` (once the pools exist) and
+:meth:`ComputeService.ensure_guest_images` (once the pools exist: the guest
+image ``octoprobe-guest`` and the perf image ``octoprobe-perf``) and
 :meth:`ComputeService.restore`; ``cloud down`` calls :func:`teardown_all_vms`
 first, before the network and Ceph go.
 """
@@ -10,7 +11,16 @@ first, before the network and Ceph go.
 from .configdrive import InstanceData, NicInfo, hostname_for, render_meta_data, render_network_data
 from .errors import *  # noqa: F401,F403  (the exception classes are part of the API)
 from .errors import ComputeError
-from .guest_image import GuestArtifacts, GuestImageBuilder, build_guest_image, default_cache_dir
+from .guest_image import (
+    DEFAULT_VARIANT,
+    GUEST_VARIANTS,
+    PERF_VARIANT,
+    GuestArtifacts,
+    GuestImageBuilder,
+    GuestVariant,
+    build_guest_image,
+    default_cache_dir,
+)
 from .hypervisor import (
     READY_MARK,
     ComputeService,
@@ -38,6 +48,10 @@ __all__ = [
     "choose_host",
     "GuestArtifacts",
     "GuestImageBuilder",
+    "GuestVariant",
+    "DEFAULT_VARIANT",
+    "PERF_VARIANT",
+    "GUEST_VARIANTS",
     "build_guest_image",
     "default_cache_dir",
     "ensure_guest_image",

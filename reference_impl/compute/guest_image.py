@@ -14,6 +14,13 @@ kernel on the machine:
   boot script ``guest/rcS`` (config drive → hostname, keys, password, user
   data; DHCP + SLAAC; dropbear; a ready line on the console).
 
+A :class:`GuestVariant` adds packages and programs to that root file system
+(and may make it bigger): :data:`DEFAULT_VARIANT` is the guest above, the
+image ``octoprobe-guest``; :data:`PERF_VARIANT` (``octoprobe-perf``) adds
+fio and its shared libraries for the performance suite. The kernel and the
+initramfs are the same for every variant. The default variant adds nothing
+to the cache key, so its key and bytes are those of a build without variants.
+
 Every input is pinned by the Debian archive's SHA256 of each package (from
 ``apt-cache show``) and by the bytes of the files under ``guest/``; their hash
 is the cache key. The build is reproducible: file times, owners, the file
@@ -21,7 +28,8 @@ system's UUID and hash seed and the cpio's inode numbers are fixed, so the same
 inputs give the same bytes. A second build with the same key is a no-op.
 
 :func:`ensure_guest_image` builds (if needed) and imports ``root.img`` into
-the RBD pool ``images`` with a protected snapshot, once per cloud.
+the RBD pool ``images`` with a protected snapshot, once per cloud and variant
+(``octoprobe cloud up`` does both variants).
 """
 
 from __future__ import annotations
@@ -87,6 +95,20 @@ GUEST_MODULES = (
     "button",
 )
 ROOT_IMAGE_SIZE = 64 * 1024 * 1024
+# fio 3.33 (Debian 12) and the packages of every library `ldd /usr/bin/fio` lists
+# (found with `dpkg -S`); the ones the default guest has already are listed too
+FIO_PACKAGES = (
+    "fio",
+    "libacl1", "libaio1", "libargon2-1", "libblkid1", "libboost-iostreams1.74.0", "libboost-thread1.74.0",
+    "libbz2-1.0", "libc6", "libcom-err2", "libcryptsetup12", "libdaxctl1", "libdevmapper1.02.1", "libffi8",
+    "libfmt9", "libgcc-s1", "libgfapi0", "libgfrpc0", "libgfxdr0", "libglusterfs0", "libgmp10", "libgnutls30",
+    "libgssapi-krb5-2", "libhogweed6", "libibverbs1", "libicu72", "libidn2-0", "libjson-c5", "libk5crypto3",
+    "libkeyutils1", "libkmod2", "libkrb5-3", "libkrb5support0", "liblzma5", "libnbd0", "libndctl6",
+    "libnettle8", "libnl-3-200", "libnl-route-3-200", "libnuma1", "libp11-kit0", "libpcre2-8-0", "libpmem1",
+    "libpmemblk1", "librados2", "librbd1", "librdmacm1", "libselinux1", "libssl3", "libstdc++6",
+    "libtasn1-6", "libtirpc3", "libudev1", "libunistring2", "libuuid1", "libxml2", "libzstd1", "zlib1g",
+)
+PERF_ROOT_IMAGE_SIZE = 192 * 1024 * 1024  # about 120 MiB used (ICU's data alone is 30 MiB)
 SOURCE_DATE_EPOCH = 1700000000  # every file time in the artefacts
 ROOT_LABEL = "octoprobe-root"
 GUEST_FILES = ("initramfs-init", "rcS", "rcK", "inittab", "udhcpc.script", "jsonflat.awk", "acpi-power")
@@ -108,6 +130,80 @@ PRUNE = (
 )
 APT_TIMEOUT = 600.0
 TOOL_TIMEOUT = 300.0
+
+
+# ---------------------------------------------------------------------- variants
+@dataclass(frozen=True)
+class GuestVariant:
+    """What one guest image adds to the default root file system.
+
+    ``name``: the image's name in the cloud; ``packages``: Debian packages
+    unpacked into the root besides :data:`USERSPACE_PACKAGES` (repeats are
+    ignored); ``partial``: (package, files) pairs of which only those files
+    are taken; ``binaries``: dynamically linked programs whose libraries the
+    build checks; ``prune``: more paths removed from the root; ``root_size``:
+    the root file system's size in bytes; ``min_ram_mb``: the image's
+    ``min_ram`` (not part of the cache key: it does not change the bytes)."""
+
+    name: str
+    packages: tuple[str, ...] = ()
+    partial: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    binaries: tuple[str, ...] = ()
+    prune: tuple[str, ...] = ()
+    root_size: int = ROOT_IMAGE_SIZE
+    min_ram_mb: int = 64
+
+    @property
+    def label(self) -> str:
+        return image_label(self.name)
+
+    @property
+    def is_default(self) -> bool:
+        return self == DEFAULT_VARIANT
+
+    def userspace_packages(self) -> tuple[str, ...]:
+        extra = [n for n in dict.fromkeys(self.packages) if n not in USERSPACE_PACKAGES]
+        return (*USERSPACE_PACKAGES, *extra)
+
+    def partial_packages(self) -> dict[str, tuple[str, ...]]:
+        return {**PARTIAL_PACKAGES, **dict(self.partial)}
+
+    def dynamic_binaries(self) -> tuple[str, ...]:
+        return (*DYNAMIC_BINARIES, *(b for b in self.binaries if b not in DYNAMIC_BINARIES))
+
+    def prune_paths(self) -> tuple[str, ...]:
+        return (*PRUNE, *self.prune)
+
+    def key_inputs(self) -> dict | None:
+        """What the variant adds to the cache key (None for the default, so
+        that its key is the key of a build without variants)."""
+        if self.is_default:
+            return None
+        return {"name": self.name, "packages": sorted(set(self.packages)),
+                "partial": sorted([pkg, sorted(files)] for pkg, files in self.partial),
+                "binaries": sorted(self.binaries), "prune": sorted(self.prune)}
+
+
+def image_label(name: str) -> str:
+    """``guest image``, ``perf image``: a variant's name in progress lines."""
+    return f"{name.removeprefix('octoprobe-')} image"
+
+
+DEFAULT_VARIANT = GuestVariant("octoprobe-guest")
+PERF_VARIANT = GuestVariant(
+    "octoprobe-perf",
+    packages=FIO_PACKAGES,
+    partial=(("fio", ("usr/bin/fio",)),),  # not its Python and shell helpers
+    binaries=("usr/bin/fio",),
+    # debugger scripts and hooks of the library packages
+    prune=("usr/share/gcc", "usr/share/gdb", "usr/share/initramfs-tools", "usr/share/pmdk", "etc/ufw"),
+    root_size=PERF_ROOT_IMAGE_SIZE,
+    # librbd's libceph-common maps a 130 MiB zero-filled segment when fio starts: the
+    # kernel refuses a mapping bigger than the RAM (no swap), so fio fails to start in
+    # m1.nano (128 MiB, 80 MiB usable) and starts in m1.micro (192 MiB, 142 MiB usable)
+    min_ram_mb=192,
+)
+GUEST_VARIANTS = (DEFAULT_VARIANT, PERF_VARIANT)
 
 
 # ---------------------------------------------------------------------- inputs
@@ -167,10 +263,15 @@ def guest_files() -> dict[str, bytes]:
 
 
 def cache_key(packages: Sequence[DebPackage], files: Mapping[str, bytes], *,
-              modules: Sequence[str] = GUEST_MODULES, root_size: int = ROOT_IMAGE_SIZE) -> str:
-    """The hash of everything the artefacts are made of."""
+              modules: Sequence[str] = GUEST_MODULES, root_size: int = ROOT_IMAGE_SIZE,
+              variant: GuestVariant | None = None) -> str:
+    """The hash of everything the artefacts are made of. ``variant`` (other
+    than the default) adds its description; its root size overrides
+    ``root_size``."""
     h = hashlib.sha256()
-    doc = {
+    if variant is not None:
+        root_size = variant.root_size
+    doc: dict = {
         "builder": BUILDER_VERSION,
         "packages": sorted([p.name, p.version, p.sha256] for p in packages),
         "files": {name: hashlib.sha256(files[name]).hexdigest() for name in sorted(files)},
@@ -178,6 +279,9 @@ def cache_key(packages: Sequence[DebPackage], files: Mapping[str, bytes], *,
         "root_size": root_size,
         "epoch": SOURCE_DATE_EPOCH,
     }
+    extra = variant.key_inputs() if variant is not None else None
+    if extra is not None:
+        doc["variant"] = extra
     h.update(json.dumps(doc, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -255,6 +359,8 @@ class GuestArtifacts:
     directory: Path
     kernel_release: str
     packages: tuple[tuple[str, str], ...] = field(default=())
+    name: str = DEFAULT_VARIANT.name  # the image's name in the cloud (its variant's)
+    min_ram_mb: int = DEFAULT_VARIANT.min_ram_mb
 
     @property
     def kernel(self) -> Path:
@@ -293,14 +399,16 @@ def _sha256_file(path: Path) -> str:
 
 
 class GuestImageBuilder:
-    """Builds the guest's artefacts into ``cache_dir/guest/<key>/``; Debian
-    packages are kept in ``cache_dir/debs/``."""
+    """Builds the artefacts of one guest variant (the default: the guest
+    image) into ``cache_dir/guest/<key>/``; Debian packages are kept in
+    ``cache_dir/debs/``."""
 
     def __init__(self, cache_dir: Path | None = None, *, runner: Runner | None = None,
-                 progress: Callable[[str], None] = lambda msg: None):
+                 progress: Callable[[str], None] = lambda msg: None, variant: GuestVariant | None = None):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.runner = runner or LocalRunner()
         self.progress = progress
+        self.variant = variant or DEFAULT_VARIANT
 
     @property
     def debs_dir(self) -> Path:
@@ -327,17 +435,20 @@ class GuestImageBuilder:
         if not meta:
             raise GuestImageError(f"apt-cache knows no {KERNEL_META_PACKAGE}: run apt-get update")
         kernel = kernel_package_of(meta[0])
-        names = [kernel, *USERSPACE_PACKAGES]
+        names = [kernel, *self.variant.userspace_packages()]
         packages = parse_apt_cache_show(
             self._run(["apt-cache", "show", "--no-all-versions", *names], timeout=60))
         found = {p.name for p in packages}
         missing = [n for n in names if n not in found]
         if missing:
             raise GuestImageError(f"apt-cache knows no {', '.join(missing)}: run apt-get update")
+        if packages[0].name != kernel:
+            raise GuestImageError(f"apt-cache show listed {packages[0].name} first, not the kernel {kernel}")
         return packages
 
     def key(self, packages: Sequence[DebPackage] | None = None) -> str:
-        return cache_key(packages if packages is not None else self.resolve_packages(), guest_files())
+        return cache_key(packages if packages is not None else self.resolve_packages(), guest_files(),
+                         variant=self.variant)
 
     def cached(self, key: str) -> GuestArtifacts | None:
         directory = self.cache_dir / "guest" / key
@@ -346,7 +457,8 @@ class GuestImageBuilder:
         except (OSError, ValueError):
             return None
         art = GuestArtifacts(key, directory, manifest["kernel_release"],
-                             tuple(tuple(p) for p in manifest["packages"]))
+                             tuple(tuple(p) for p in manifest["packages"]), self.variant.name,
+                             self.variant.min_ram_mb)
         if all(p.exists() for p in (art.kernel, art.initrd, art.root_image)):
             return art
         return None
@@ -358,7 +470,7 @@ class GuestImageBuilder:
         paths = {p.name: self.debs_dir / p.deb_name for p in packages}
         wanted = [p for p in packages if not (paths[p.name].exists() and _sha256_file(paths[p.name]) == p.sha256)]
         if wanted:
-            self.progress(f"guest image: downloading {len(wanted)} Debian package(s)")
+            self.progress(f"{self.variant.label}: downloading {len(wanted)} Debian package(s)")
             self._run(["apt-get", "download", *[f"{p.name}={p.version}" for p in wanted]],
                       cwd=self.debs_dir, timeout=APT_TIMEOUT)
             for p in wanted:
@@ -387,7 +499,7 @@ class GuestImageBuilder:
             if shutil.which(tool) is None:
                 raise GuestImageError(f"{tool} is not installed ({_PROGRAM_PACKAGES[tool]})")
         debs = self.fetch(packages)
-        self.progress(f"guest image: building {key[:12]} from {len(packages)} Debian packages")
+        self.progress(f"{self.variant.label}: building {key[:12]} from {len(packages)} Debian packages")
         (self.cache_dir / "guest").mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="build-", dir=self.cache_dir / "guest") as tmp:
             work = Path(tmp)
@@ -403,17 +515,21 @@ class GuestImageBuilder:
                 "kernel_release": release,
                 "packages": [[p.name, p.version] for p in packages],
                 "modules": list(GUEST_MODULES),
-                "root_size": ROOT_IMAGE_SIZE,
+                "root_size": self.variant.root_size,
             }
-            art = GuestArtifacts(key, out, release, tuple((p.name, p.version) for p in packages))
+            if not self.variant.is_default:
+                manifest["variant"] = self.variant.name
+            art = GuestArtifacts(key, out, release, tuple((p.name, p.version) for p in packages),
+                                 self.variant.name, self.variant.min_ram_mb)
             manifest["sha256"] = art.sha256()
             (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             final = self.cache_dir / "guest" / key
             if final.exists():
                 shutil.rmtree(final)
             out.replace(final)
-        self.progress(f"guest image: built {key[:12]} in {final}")
-        return self.cached(key) or GuestArtifacts(key, final, release)
+        self.progress(f"{self.variant.label}: built {key[:12]} in {final}")
+        return self.cached(key) or GuestArtifacts(key, final, release, name=self.variant.name,
+                                                  min_ram_mb=self.variant.min_ram_mb)
 
     def _unpack_kernel(self, deb: Path, into: Path, out: Path) -> str:
         into.mkdir()
@@ -466,19 +582,20 @@ class GuestImageBuilder:
     def _build_rootfs(self, packages: Sequence[DebPackage], debs: Mapping[str, Path], files: Mapping[str, bytes],
                       root: Path, output: Path, key: str) -> Path:
         root.mkdir()
+        partial = self.variant.partial_packages()
         for p in packages:
-            if p.name not in PARTIAL_PACKAGES:
+            if p.name not in partial:
                 self._run(["dpkg-deb", "-x", str(debs[p.name]), str(root)])
                 continue
             whole = root.parent / f"package-{p.name}"
             self._run(["dpkg-deb", "-x", str(debs[p.name]), str(whole)])
-            for rel in PARTIAL_PACKAGES[p.name]:
+            for rel in partial[p.name]:
                 if not (whole / rel).is_file():
                     raise GuestImageError(f"package {p.name} has no /{rel}")
                 (root / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(whole / rel, root / rel)
             shutil.rmtree(whole)
-        for rel in PRUNE:
+        for rel in self.variant.prune_paths():
             shutil.rmtree(root / rel, ignore_errors=True)
         busybox = root / "bin" / "busybox"
         if not busybox.exists():
@@ -524,7 +641,7 @@ class GuestImageBuilder:
             (root / target).write_bytes(files[name])
             os.chmod(root / target, mode)
         (root / "usr/share/octoprobe/build").write_text(f"{key}\n")
-        for binary in DYNAMIC_BINARIES:
+        for binary in self.variant.dynamic_binaries():
             if not (root / binary).exists():
                 raise GuestImageError(f"the root file system has no /{binary}")
         self._check_libraries(root)
@@ -533,7 +650,7 @@ class GuestImageBuilder:
         env = {"E2FSPROGS_FAKE_TIME": str(SOURCE_DATE_EPOCH), "MKE2FS_DEVICE_SECTSIZE": "512", "LC_ALL": "C"}
         output.unlink(missing_ok=True)
         with open(output, "wb") as f:
-            f.truncate(ROOT_IMAGE_SIZE)
+            f.truncate(self.variant.root_size)
         self._run(["mkfs.ext4", "-q", "-F", "-b", "4096", "-L", ROOT_LABEL, "-U", fs_uuid,
                    "-E", f"hash_seed={fs_uuid},root_owner=0:0,lazy_itable_init=0,nodiscard",
                    "-d", str(root), str(output)], env=env)
@@ -554,22 +671,65 @@ class GuestImageBuilder:
         return busybox
 
     def _check_libraries(self, root: Path) -> None:
-        """Every shared library the dynamic binaries need is in the image."""
-        dirs = [root / "lib" / "x86_64-linux-gnu", root / "usr" / "lib" / "x86_64-linux-gnu",
-                root / "lib", root / "usr" / "lib"]
-        present = {p.name for d in dirs if d.is_dir() for p in d.iterdir()}
-        missing = {}
-        for binary in DYNAMIC_BINARIES:
-            for lib in elf_needed((root / binary).read_bytes()):
-                if lib not in present:
-                    missing.setdefault(lib, []).append(binary)
+        """Every shared library the dynamic binaries need, and the libraries
+        those need in turn, is in the image."""
+        missing = missing_libraries(root, self.variant.dynamic_binaries())
         if missing:
             raise GuestImageError("shared libraries missing from the guest: "
                                   + ", ".join(f"{k} (for {', '.join(v)})" for k, v in sorted(missing.items())))
 
 
+LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib", "usr/lib")
+
+
+def missing_libraries(root: Path, binaries: Iterable[str]) -> dict[str, list[str]]:
+    """The shared libraries (DT_NEEDED, followed through the libraries
+    themselves) that ``binaries`` need and ``root`` does not have: library
+    name → the programs or libraries that need it. Looked up in the
+    standard directories and the RUNPATH/RPATH of the object that needs it."""
+    missing: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    todo = [(str(b), root / b) for b in binaries]
+    while todo:
+        who, path = todo.pop()
+        dynamic = elf_dynamic(_resolve_in(root, path).read_bytes())
+        dirs = [*LIBRARY_DIRS, *(d.replace("$ORIGIN", "/" + str(path.parent.relative_to(root))).lstrip("/")
+                                 for d in dynamic.runpath)]
+        for lib in dynamic.needed:
+            found = next((root / d / lib for d in dirs if _resolve_in(root, root / d / lib).is_file()), None)
+            if found is None:
+                missing.setdefault(lib, []).append(who)
+            elif lib not in seen:
+                seen.add(lib)
+                todo.append((lib, found))
+    return missing
+
+
+def _resolve_in(root: Path, path: Path, depth: int = 40) -> Path:
+    """``path`` with its symbolic links followed inside ``root`` (an absolute
+    link target is taken relative to ``root``, as the guest sees it)."""
+    for _ in range(depth):
+        if not path.is_symlink():
+            return path
+        target = os.readlink(path)
+        path = root / target.lstrip("/") if target.startswith("/") else path.parent / target
+    raise GuestImageError(f"too many levels of symbolic links at {path}")
+
+
+@dataclass(frozen=True)
+class ElfDynamic:
+    needed: tuple[str, ...]
+    runpath: tuple[str, ...]  # DT_RUNPATH, else DT_RPATH, split at ':'
+
+
 def elf_needed(data: bytes) -> list[str]:
     """The DT_NEEDED entries of an ELF64 little-endian executable."""
+    return list(elf_dynamic(data).needed)
+
+
+def elf_dynamic(data: bytes) -> ElfDynamic:
+    """The DT_NEEDED and DT_RUNPATH (or DT_RPATH) entries of an ELF64
+    little-endian executable or shared library."""
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise GuestImageError("not an ELF64 little-endian file")
     phoff, = struct.unpack_from("<Q", data, 0x20)
@@ -584,8 +744,9 @@ def elf_needed(data: bytes) -> list[str]:
         elif p_type == 2:
             dynamic = (p_offset, p_filesz)
     if dynamic is None:
-        return []
+        return ElfDynamic((), ())
     entries = []
+    paths: dict[int, int] = {}
     strtab = None
     for off in range(dynamic[0], dynamic[0] + dynamic[1], 16):
         tag, val = struct.unpack_from("<qQ", data, off)
@@ -595,12 +756,20 @@ def elf_needed(data: bytes) -> list[str]:
             strtab = val
         elif tag == 1:
             entries.append(val)
+        elif tag in (15, 29):  # DT_RPATH, DT_RUNPATH
+            paths[tag] = val
     if strtab is None:
-        return []
+        return ElfDynamic((), ())
     str_off = next((off + strtab - vaddr for vaddr, off, size in loads if vaddr <= strtab < vaddr + size), None)
     if str_off is None:
         raise GuestImageError("ELF string table outside every loaded segment")
-    return [data[str_off + e:data.index(b"\0", str_off + e)].decode() for e in entries]
+
+    def string(at: int) -> str:
+        return data[str_off + at:data.index(b"\0", str_off + at)].decode()
+
+    path = paths.get(29, paths.get(15))
+    runpath = tuple(d for d in string(path).split(":") if d) if path is not None else ()
+    return ElfDynamic(tuple(string(e) for e in entries), runpath)
 
 
 def _read_module(path: Path) -> bytes:
@@ -643,7 +812,9 @@ _PROGRAM_PACKAGES = {
 
 
 def build_guest_image(cache_dir: Path | None = None, *, force: bool = False,
-                      progress: Callable[[str], None] = lambda msg: None) -> GuestArtifacts:
+                      progress: Callable[[str], None] = lambda msg: None,
+                      variant: GuestVariant | None = None) -> GuestArtifacts:
     """Build the guest's kernel, initramfs and root image (a no-op when the
-    cache has them for the current inputs)."""
-    return GuestImageBuilder(cache_dir, progress=progress).build(force=force)
+    cache has them for the current inputs); ``variant``: another image than
+    the default guest (e.g. :data:`PERF_VARIANT`)."""
+    return GuestImageBuilder(cache_dir, progress=progress, variant=variant).build(force=force)

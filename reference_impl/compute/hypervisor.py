@@ -45,7 +45,15 @@ from .. import processes
 from ..topology import Topology
 from . import errors as E
 from .configdrive import InstanceData, NicInfo, hostname_for, write_config_drive
-from .guest_image import GuestArtifacts, GuestImageBuilder, default_cache_dir
+from .guest_image import (
+    DEFAULT_VARIANT,
+    GUEST_VARIANTS,
+    GuestArtifacts,
+    GuestImageBuilder,
+    GuestVariant,
+    default_cache_dir,
+    image_label,
+)
 from .model import (
     ACTIVE,
     BUILDING,
@@ -80,7 +88,9 @@ IMAGES_POOL = "images"
 VMS_POOL = "vms"
 VOLUMES_POOL = "volumes"
 IMAGE_SNAP = "snap"
-GUEST_IMAGE_NAME = "octoprobe-guest"
+GUEST_IMAGE_NAME = DEFAULT_VARIANT.name  # "octoprobe-guest"
+GUEST_BUILD_SOURCE = "guest-build"  # Image.source of a build of the default guest: "guest-build <key>"
+VARIANT_BUILD_SOURCE = "variant-build"  # of another variant: "variant-build <name> <key>"
 DEFAULT_HOST_RAM_MB = 4096
 HOST_RAM_ENV = "OCTOPROBE_COMPUTE_RAM_MB"
 QEMU_START_TIMEOUT = 60.0
@@ -431,17 +441,25 @@ class ComputeService:
             raise E.ImageNotFound(f"image {image_id} does not exist")
         return image
 
-    def ensure_guest_image(self, *, builder: GuestImageBuilder | None = None) -> Image:
-        """Build the guest image if needed, import it into RBD ``images`` with
-        a protected snapshot, and register it. Idempotent: the image is named
-        by the build's cache key, so the same build is imported once."""
-        builder = builder or GuestImageBuilder(self.cache_dir or default_cache_dir(), progress=self.progress)
+    def ensure_guest_image(self, *, builder: GuestImageBuilder | None = None,
+                           variant: GuestVariant | None = None) -> Image:
+        """Build the guest image (or another ``variant`` of it) if needed,
+        import it into RBD ``images`` with a protected snapshot, and register
+        it. Idempotent: the image is named by the build's cache key, so the
+        same build is imported once."""
+        builder = builder or GuestImageBuilder(self.cache_dir or default_cache_dir(), progress=self.progress,
+                                               variant=variant)
         art = builder.build()
         return self.register_guest_build(art)
 
+    def ensure_guest_images(self, variants: Sequence[GuestVariant] = GUEST_VARIANTS) -> list[Image]:
+        """:meth:`ensure_guest_image` for each variant: what ``cloud up`` does
+        (the guest image ``octoprobe-guest`` and the perf image ``octoprobe-perf``)."""
+        return [self.ensure_guest_image(variant=variant) for variant in variants]
+
     def register_guest_build(self, art: GuestArtifacts) -> Image:
-        image_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"octoprobe-guest:{art.key}"))
-        rbd_name = f"{GUEST_IMAGE_NAME}-{art.key[:16]}"
+        image_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{art.name}:{art.key}"))
+        rbd_name = f"{art.name}-{art.key[:16]}"
         boot = self.paths.boot / art.key
         boot.mkdir(parents=True, exist_ok=True)
         for src in (art.kernel, art.initrd):
@@ -451,7 +469,7 @@ class ComputeService:
                 dst.with_suffix(".tmp").replace(dst)
         with self.store.locked():
             if not self.rbd.exists(IMAGES_POOL, rbd_name):
-                self.progress(f"compute: importing the guest image into RBD {IMAGES_POOL}/{rbd_name}")
+                self.progress(f"compute: importing the {image_label(art.name)} into RBD {IMAGES_POOL}/{rbd_name}")
                 tmp_name = f"{rbd_name}.importing"
                 if self.rbd.exists(IMAGES_POOL, tmp_name):
                     self._remove_rbd(IMAGES_POOL, tmp_name)
@@ -468,10 +486,10 @@ class ComputeService:
                 self._seed_flavors(state)
                 image = state.images.get(image_id)
                 if image is None:
-                    image = Image(image_id, GUEST_IMAGE_NAME, IMAGES_POOL, rbd_name, IMAGE_SNAP, size,
+                    image = Image(image_id, art.name, IMAGES_POOL, rbd_name, IMAGE_SNAP, size,
                                   str(boot / "vmlinuz"), str(boot / "initrd.img"),
-                                  min_disk_gb=max(1, -(-size // GiB)), min_ram_mb=64,
-                                  source=f"guest-build {art.key}", created_at=time.time())
+                                  min_disk_gb=max(1, -(-size // GiB)), min_ram_mb=art.min_ram_mb,
+                                  source=build_source(art.name, art.key), created_at=time.time())
                     state.images[image_id] = image
                 return image
 
@@ -1282,11 +1300,30 @@ class ComputeService:
         }
 
 
+# ---------------------------------------------------------------------- image builds
+def build_source(name: str, key: str) -> str:
+    """``Image.source`` of a guest build: ``guest-build <key>`` for the default
+    guest (what code that looks for "the" guest image matches), else
+    ``variant-build <name> <key>``."""
+    if name == GUEST_IMAGE_NAME:
+        return f"{GUEST_BUILD_SOURCE} {key}"
+    return f"{VARIANT_BUILD_SOURCE} {name} {key}"
+
+
+def is_guest_build(image: Image) -> bool:
+    """Whether ``image`` is a build of a guest variant (not an upload or a snapshot)."""
+    return str(image.source).split(" ", 1)[0] in (GUEST_BUILD_SOURCE, VARIANT_BUILD_SOURCE)
+
+
 # ---------------------------------------------------------------------- module-level entry points
 def ensure_guest_image(topology: Topology, prefix: str, state_dir: str | Path, *, cache_dir: Path | None = None,
-                       progress: Callable[[str], None] = lambda msg: None) -> Image:
-    """What ``cloud up`` calls once the pools exist."""
-    return ComputeService(topology, prefix, state_dir, cache_dir=cache_dir, progress=progress).ensure_guest_image()
+                       progress: Callable[[str], None] = lambda msg: None,
+                       variant: GuestVariant | None = None) -> Image:
+    """Build (if needed) and register the guest image, or another ``variant``
+    of it, once the pools exist (``cloud up`` does every variant, with
+    :meth:`ComputeService.ensure_guest_images`)."""
+    return ComputeService(topology, prefix, state_dir, cache_dir=cache_dir,
+                          progress=progress).ensure_guest_image(variant=variant)
 
 
 def teardown_all_vms(prefix: str, state_dir: str | Path, *, purge: bool = False,

@@ -61,7 +61,7 @@ class Image:
     initrd: str
     min_disk_gb: int = 0
     min_ram_mb: int = 64
-    source: str = ""  # "guest-build <key>" or "snapshot of server <id>"
+    source: str = ""  # "guest-build <key>", "variant-build <name> <key>" or "snapshot of server <id>"
     created_at: float = 0.0
 
     @property
