@@ -18,7 +18,17 @@ from typing import Any
 
 import pytest
 
-from octoprobe.perf.fio import WORKLOADS, FileTarget, RbdTarget, check_fio_version, fio_commands, fio_samples, run_fio
+from octoprobe.perf.fio import (
+    WORKLOADS,
+    FileTarget,
+    RbdTarget,
+    check_fio_version,
+    fio_argv,
+    fio_commands,
+    fio_samples,
+    prefill_argv,
+    run_fio,
+)
 from octoprobe.perf.rbd_bench import parse_rbd_bench, rbd_bench_argv
 from octoprobe.perf.tools import ToolMissing, local_runner
 
@@ -80,22 +90,28 @@ def test_fio_rbd(rbd_image, ceph_access, samples, pytestconfig, record_property,
     ceph_version = _local_version(["rbd", "--version"], "rbd").split()
     record_property(ENVIRONMENT, {"versions": {"fio": fio_version, "ceph client": " ".join(ceph_version[2:3])}})
     meta = {"pool": pool, "image_size": size, "client": f"client.{user}"}
+    perf_phase("prefill")
+    run_fio(local_runner, prefill_argv(target, size=size), timeout)  # both tools then overwrite allocated data
     rbd_bw, fio_bw = [], []
-    for round_ in range(2):  # interleaved, so both see the same cluster state
-        perf_phase(f"rbd bench vs fio seqwrite-4m, round {round_ + 1}/2")
-        bench = parse_rbd_bench(_rbd(conf, user, *rbd_bench_argv(
-            f"{pool}/{name}", io_type="write", io_size=4 << 20, threads=WORKLOADS["seqwrite-4m"].iodepth,
-            total=2 * size)[1:], timeout=timeout))
-        rbd_bw.append(bench.ops_per_s * (4 << 20))
-        samples.add("rbd_bench.seqwrite-4m.bw", rbd_bw[-1], "B/s", round=round_, **meta)
-        result = None
-        for argv in fio_commands("seqwrite-4m", target, runtime=opt.perf_duration, ramp=opt.perf_ramp, size=size):
-            result = run_fio(local_runner, argv, timeout)
-        assert result is not None
-        write = result.jobs[0].write
-        assert write is not None and write.bw_bytes > 0, "fio wrote nothing"
-        fio_bw.append(write.bw_bytes)
-        samples.extend(fio_samples(result, "rbd", "seqwrite-4m", round=round_, **meta))
+    rounds = 3
+    for round_ in range(rounds):  # interleaved, in alternating order, so both see the same cluster
+        perf_phase(f"rbd bench vs fio seqwrite-4m, round {round_ + 1}/{rounds}")
+        for tool in (("fio", "rbd") if round_ % 2 else ("rbd", "fio")):
+            if tool == "rbd":
+                # as much data as fio writes in its run, so both last about as long
+                total = max(size, int((fio_bw[-1] if fio_bw else 2 * size) * opt.perf_duration) >> 22 << 22)
+                bench = parse_rbd_bench(_rbd(conf, user, *rbd_bench_argv(
+                    f"{pool}/{name}", io_type="write", io_size=4 << 20,
+                    threads=WORKLOADS["seqwrite-4m"].iodepth, total=total)[1:], timeout=timeout))
+                rbd_bw.append(bench.ops_per_s * (4 << 20))
+                samples.add("rbd_bench.seqwrite-4m.bw", rbd_bw[-1], "B/s", round=round_, **meta)
+            else:
+                result = run_fio(local_runner, fio_argv("seqwrite-4m", target, runtime=opt.perf_duration,
+                                                        ramp=opt.perf_ramp, size=size), timeout)
+                write = result.jobs[0].write
+                assert write is not None and write.bw_bytes > 0, "fio wrote nothing"
+                fio_bw.append(write.bw_bytes)
+                samples.extend(fio_samples(result, "rbd", "seqwrite-4m", round=round_, **meta))
     ratio = statistics.median(fio_bw) / statistics.median(rbd_bw)
     samples.add("fio.rbd.seqwrite-4m.bw_vs_rbd_bench", ratio, "ratio", **meta)
     print(f"seqwrite-4m: fio {statistics.median(fio_bw) / 2**20:.0f} MiB/s, rbd bench "
