@@ -43,8 +43,9 @@ run: deps
 	else echo "the reference cloud stays up (KEEP=1): \`make down\` stops it"; fi; \
 	exit $$status
 
+# the API tests and the rest run side by side (tools/run-tests); PYTEST_ARGS go to both
 test: deps test-debs
-	$(VENV)/bin/python -m pytest tests --durations=30 $(PYTEST_ARGS)
+	$(VENV)/bin/python tools/run-tests $(PYTEST_ARGS)
 
 unit: venv
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)

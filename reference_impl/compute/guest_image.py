@@ -34,6 +34,8 @@ the RBD pool ``images`` with a protected snapshot, once per cloud and variant
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import json
@@ -47,7 +49,7 @@ import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from octoprobe.shell import LocalRunner, Runner
 
@@ -495,6 +497,30 @@ class GuestImageBuilder:
             art = self.cached(key)
             if art is not None:
                 return art
+        with self._build_lock():
+            if not force:  # another process may have built it while we waited
+                art = self.cached(key)
+                if art is not None:
+                    return art
+            return self._build(packages, key)
+
+    @contextlib.contextmanager
+    def _build_lock(self) -> Iterator[None]:
+        """One build at a time per cache directory (two clouds coming up at once
+        share the downloads and the result)."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.cache_dir / "build.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.progress(f"{self.variant.label}: waiting for another build in {self.cache_dir}")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _build(self, packages: Sequence[DebPackage], key: str) -> GuestArtifacts:
         for tool in ("dpkg-deb", "cpio", "mkfs.ext4"):
             if shutil.which(tool) is None:
                 raise GuestImageError(f"{tool} is not installed ({_PROGRAM_PACKAGES[tool]})")

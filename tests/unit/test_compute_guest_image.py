@@ -301,3 +301,25 @@ def test_cloud_up_registers_and_hides_superseded_builds_per_image_name(monkeypat
     assert sorted(registered) == [("octoprobe-guest-new", "octoprobe-guest", "admin-project", "public"),
                                   ("octoprobe-perf-p", "octoprobe-perf", "admin-project", "public")]
     assert sorted(hidden) == [("octoprobe-guest", ["octoprobe-guest-old"]), ("octoprobe-perf", [])]
+
+
+def test_one_build_at_a_time_per_cache_directory(tmp_path):
+    """A second builder on the same cache waits for the first (and says so)."""
+    import subprocess
+    import sys
+    import time
+
+    from octoprobe.reference_impl.compute.guest_image import GuestImageBuilder
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time\n"
+        f"f = open({str(tmp_path / 'build.lock')!r}, 'w'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "print('held', flush=True); time.sleep(1.0)\n")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    said = []
+    builder = GuestImageBuilder(tmp_path, progress=said.append)
+    start = time.monotonic()
+    with builder._build_lock():
+        waited = time.monotonic() - start
+    holder.wait(10)
+    assert waited > 0.5 and any("waiting for another build" in line for line in said), (waited, said)
