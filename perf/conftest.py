@@ -54,6 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--perf-vm-pool", default="vms", metavar="POOL", help="pool of the servers' root disks (default: %(default)s)")
     add("--link-speed", type=float, default=10e9, metavar="BIT/S",
         help="the network's link speed for the theoretical maximum (default: 10e9, 10 GbE)")
+    add("--disk-throughput", type=float, metavar="BYTES/S",
+        help="sequential throughput of one OSD disk; with --inventory (its OSDs) the RBD figures get their "
+             "efficiency against disks x this / replication, capped by --link-speed")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,7 +86,7 @@ def ceph_access(pytestconfig: pytest.Config) -> tuple[Path, str]:
     path = ceph_conf(pytestconfig)
     if path is None:
         pytest.skip("needs Ceph access: give --ceph-conf FILE (a ceph.conf whose keyring may write to "
-                    f"--perf-rbd-pool), or set $CEPH_CONF")
+                    "--perf-rbd-pool), or set $CEPH_CONF")
     return path, pytestconfig.option.ceph_user
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import socket
 
-import pytest
-
 from octoprobe.perf.hardware import collect_hardware
 from octoprobe.perf.tools import from_shell_runner, local_runner
 

@@ -11,6 +11,7 @@ over Ceph's own tool's, to show the wrapper costs nothing.
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import subprocess
@@ -30,6 +31,7 @@ from octoprobe.perf.fio import (
     run_fio,
 )
 from octoprobe.perf.rbd_bench import parse_rbd_bench, rbd_bench_argv
+from octoprobe.perf.theory import efficiency, storage_bound
 from octoprobe.perf.tools import ToolMissing, local_runner
 
 RBD_TIMEOUT = 120.0
@@ -79,7 +81,7 @@ def rbd_image(ceph_access, run, pytestconfig):
 
 
 @pytest.mark.gate("rbd_seqwrite_bw", "fio_vs_rbd_bench")
-def test_fio_rbd(rbd_image, ceph_access, samples, pytestconfig, record_property, perf_phase):
+def test_fio_rbd(rbd_image, ceph_access, samples, pytestconfig, record_property, perf_phase, request):
     conf, user = ceph_access
     pool, name, size = rbd_image
     opt = pytestconfig.option
@@ -122,6 +124,34 @@ def test_fio_rbd(rbd_image, ceph_access, samples, pytestconfig, record_property,
             result = run_fio(local_runner, argv, timeout)
         samples.extend(fio_samples(result, "rbd", workload, **meta))
     _report(samples, "rbd")
+    _efficiency(request, samples, conf, user, pool)
+
+
+def _pool_size(conf, user: str, pool: str) -> int:
+    proc = subprocess.run(["ceph", "--conf", str(conf), "--id", user, "osd", "pool", "get", pool, "size",
+                           "--format", "json"], capture_output=True, text=True, timeout=RBD_TIMEOUT)
+    assert proc.returncode == 0, f"ceph osd pool get {pool} size: {proc.stderr.strip()[-300:]}"
+    return int(json.loads(proc.stdout)["size"])
+
+
+def _efficiency(request, samples, conf, user: str, pool: str) -> None:
+    """With an inventory and --disk-throughput: each sequential figure over the
+    hardware bound (disks x per-disk throughput / replication for writes, capped
+    by the client's link)."""
+    opt = request.config.option
+    if not (opt.octoprobe_inventory and opt.disk_throughput):
+        print("no hardware bound for the RBD figures: give --inventory and --disk-throughput")
+        return
+    disks = sum(len(node.osds) for node in request.getfixturevalue("inventory").nodes())
+    if not disks:
+        print("no hardware bound: the inventory lists no OSDs")
+        return
+    replication = _pool_size(conf, user, pool)
+    for workload, write in (("seqwrite-4m", True), ("seqread-4m", False)):
+        bound = storage_bound(disks, opt.disk_throughput, replication, nic_bps=opt.link_speed, write=write)
+        for sample in samples.of(f"fio.rbd.{workload}.bw"):
+            samples.add(f"fio.rbd.{workload}.efficiency", efficiency(sample.value, bound), "ratio",
+                        bound_bytes_per_s=bound, disks=disks, replication=replication)
 
 
 def _report(samples, where: str) -> None:
