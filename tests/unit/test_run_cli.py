@@ -224,6 +224,29 @@ def test_the_profile_judges_every_suite_samples_in_the_parent(tmp_path, monkeypa
     assert len(results) == 1
     attached = json.loads(results[0].read_text())
     assert attached["status"] == "passed" and "octoprobe samples" in [a["name"] for a in attached["attachments"]]
+    check_allure_results(report / "allure-results")
+
+
+def check_allure_results(directory: Path) -> None:
+    """Every allure file matches allure's result / container model (the allure
+    command line needs Java, which is not installed here) and every attachment exists."""
+    import jsonschema
+
+    data = Path(__file__).parent / "data" / "allure"
+    schemas = {kind: json.loads((data / f"{kind}.schema.json").read_text()) for kind in ("result", "container")}
+    for kind, schema in schemas.items():
+        for path in directory.glob(f"*-{kind}.json"):
+            doc = json.loads(path.read_text())
+            jsonschema.validate(doc, schema)
+            for attachment in doc.get("attachments") or ():
+                assert (directory / attachment["source"]).is_file(), f"{path.name}: {attachment['source']} missing"
+    broken = {"uuid": "x", "name": "t", "status": "green", "start": 1, "stop": 2}
+    try:
+        jsonschema.validate(broken, schemas["result"])
+    except jsonschema.ValidationError:
+        pass
+    else:
+        raise AssertionError("the allure result schema accepts an unknown status")
 
 
 def test_a_wrong_profile_or_baseline_is_refused_before_running(tmp_path, monkeypatch, capsys):
