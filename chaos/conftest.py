@@ -25,11 +25,13 @@ from typing import Any, Iterator
 
 import pytest
 
+from octoprobe.chaos.report import timeline_report
 from octoprobe.chaos.scenario import ScenarioConfig, ScenarioRefused, ScenarioResult
 from octoprobe.chaos.target import ChaosTarget, TargetUnavailable, open_reference_target
 from octoprobe.config_yaml import parse_size
 from octoprobe.faults import FaultGuard
 from octoprobe.reference_impl.state import default_prefix, default_state_dir
+from octoprobe.report.results import TIMELINE_PROPERTY
 
 LAB_REASON = ("the chaos suite's lab drivers (SSH + systemd, sysfs, IPMI/Redfish power, switch ports) are not "
               "implemented yet; run it against the reference cloud (without --inventory)")
@@ -183,6 +185,10 @@ class Chaos:
         _write(self.request.config, name, result.to_dict())
         compact = {k: v for k, v in result.to_dict().items() if k not in ("timeline", "samples")}
         self.request.node.user_properties.append(("octoprobe.chaos", compact))
+        if result.timeline is not None:
+            # client I/O is charted when the result carries the workload's writes
+            report = timeline_report(name, result.timeline, writes=getattr(result, "writes", None))
+            self.request.node.user_properties.append((TIMELINE_PROPERTY, report))
         return result
 
     @staticmethod

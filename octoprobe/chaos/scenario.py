@@ -154,6 +154,8 @@ class ScenarioResult:
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    #: the workload's acknowledged writes (the report's client I/O over time)
+    writes: list[Any] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -352,6 +354,7 @@ class ScenarioRunner:
                 self.guard.heal_all()
             finally:
                 result.timeline = monitor.stop()
+                result.writes = list(workload.history.records)
                 result.measurements = measure(result.timeline, workload.history.records,
                                               baseline_up=baseline.osds.up, baseline_in=baseline.osds.in_)
                 result.wall_s = time.monotonic() - started

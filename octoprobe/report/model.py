@@ -10,6 +10,7 @@ writers render only redacted copies.
 from __future__ import annotations
 
 import json
+import math
 import platform
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
@@ -25,6 +26,7 @@ __all__ = [
     "TestResult",
     "Environment",
     "RunResult",
+    "clean_timeline",
     "PASS",
     "FAIL",
     "NO_TESTS",
@@ -62,7 +64,24 @@ class Gate:
 @dataclass
 class TestResult:
     """One test's outcome. ``reason`` is the skip reason or the failure's
-    one-line message; ``longrepr`` the full failure text."""
+    one-line message; ``longrepr`` the full failure text.
+
+    ``timelines`` are what the test saw change over time (a chaos scenario:
+    Ceph's state and the client I/O around a fault), as plain data, each::
+
+        {"name": "disk",                           # what the timeline is of
+         "duration": 312.0,                        # seconds covered (optional)
+         "series": {"degraded_objects": [[t, v], ...],   # t: seconds since the start,
+                    "inactive_pgs": [[t, v], ...],       # points in time order
+                    "client_ops": [[t, v], ...], ...},
+         "units": {"degraded_objects": "objects", "inactive_pgs": "PGs",
+                   "client_ops": "writes/s", ...},
+         "events": [{"name": "inject", "at": 12.0, "detail": "disk osd.3"},
+                    {"name": "heal", "at": 140.5, "detail": ""}, ...]}
+
+    :func:`clean_timeline` normalises one (every number finite, every name a
+    string); timelines that are not mappings are dropped.
+    """
 
     __test__ = False  # not a pytest test class
 
@@ -76,10 +95,12 @@ class TestResult:
     capability_id: str | None = None
     gates: list[str] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    timelines: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"{self.nodeid}: unknown outcome {self.outcome!r} (one of {', '.join(OUTCOMES)})")
+        self.timelines = [clean_timeline(t) for t in self.timelines or () if isinstance(t, Mapping)]
 
     @property
     def failing(self) -> bool:
@@ -220,7 +241,53 @@ class RunResult:
         env = result.environment
         env.versions = {redact_text(k): v for k, v in env.versions.items()}
         env.extra = {redact_text(k): v for k, v in env.extra.items()}
+        for test in result.tests:
+            for timeline in test.timelines:
+                timeline["series"] = {redact_text(k): v for k, v in timeline["series"].items()}
+                timeline["units"] = {redact_text(k): v for k, v in timeline["units"].items()}
         return replace(result, environment=env)
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _points(raw: Any) -> list[list[float]]:
+    """``[[t, v], ...]`` with both numbers finite, sorted by time."""
+    out = []
+    for point in raw if isinstance(raw, (list, tuple)) else ():
+        if isinstance(point, (list, tuple)) and len(point) == 2:
+            t, v = _finite(point[0]), _finite(point[1])
+            if t is not None and v is not None:
+                out.append([t, v])
+    return sorted(out, key=lambda p: p[0])
+
+
+def clean_timeline(data: Mapping[str, Any]) -> dict[str, Any]:
+    """One timeline (see :class:`TestResult`) in its normal form: bad points
+    and events without a finite time dropped, names and units strings, keys
+    other than ``name``, ``duration``, ``series``, ``units`` and ``events`` dropped."""
+    series = data.get("series")
+    units = data.get("units")
+    out: dict[str, Any] = {
+        "name": str(data.get("name") or "timeline"),
+        "series": {str(k): _points(v) for k, v in series.items()} if isinstance(series, Mapping) else {},
+        "units": {str(k): str(v) for k, v in units.items()} if isinstance(units, Mapping) else {},
+        "events": [],
+    }
+    duration = _finite(data.get("duration"))
+    if duration is not None:
+        out["duration"] = duration
+    events = data.get("events")
+    for event in events if isinstance(events, (list, tuple)) else ():
+        at = _finite(event.get("at")) if isinstance(event, Mapping) else None
+        if at is not None:
+            out["events"].append({"name": str(event.get("name") or "event"), "at": at,
+                                  "detail": str(event.get("detail") or "")})
+    return out
 
 
 def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ builds :attr:`ResultCollector.result`. Two ways to use it:
 
 It reads what :mod:`octoprobe.plugin` puts on each report (user properties
 ``capability``, ``capability_id``, ``gate``, ``octoprobe.samples``) and works
-without that plugin too.
+without that plugin too; tests add timelines with
+``record_property(TIMELINE_PROPERTY, {...})`` (``octoprobe.timeline``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pytest
 from octoprobe import __version__
 from octoprobe.report.model import Environment, Gate, RunResult, TestResult
 
-__all__ = ["ResultCollector", "COLLECTOR", "test_result_from_reports"]
+__all__ = ["ResultCollector", "COLLECTOR", "ENVIRONMENT_PROPERTY", "TIMELINE_PROPERTY", "test_result_from_reports"]
 
 COLLECTOR = pytest.StashKey["ResultCollector"]()
 _PHASES = ("setup", "call", "teardown")
@@ -38,6 +39,8 @@ _PHASES = ("setup", "call", "teardown")
 
 #: the user property a test adds versions and hardware to the run's environment with
 ENVIRONMENT_PROPERTY = "octoprobe.environment"
+#: the user property a test adds a timeline with, one per record_property (its shape: :class:`TestResult`)
+TIMELINE_PROPERTY = "octoprobe.timeline"
 
 
 def _now() -> str:
@@ -97,6 +100,7 @@ def test_result_from_reports(nodeid: str, reports: Mapping[str, pytest.TestRepor
     capability = capability_id = None
     gates: list[str] = []
     samples: list[dict[str, Any]] = []
+    timelines: list[dict[str, Any]] = []
     seen_samples = False
     for name, value in properties:
         if name == "capability":
@@ -109,6 +113,10 @@ def test_result_from_reports(nodeid: str, reports: Mapping[str, pytest.TestRepor
             # The same list can be on several phase reports; take it once.
             samples = [dict(s) for s in value if isinstance(s, Mapping)]
             seen_samples = True
+        elif name == TIMELINE_PROPERTY and isinstance(value, Mapping):
+            # A property recorded in the call is on the teardown report too: take each once.
+            if value not in timelines:
+                timelines.append(value)  # type: ignore[arg-type]
     duration = sum(float(r.duration or 0.0) for r in reports.values())
     return TestResult(
         nodeid=nodeid,
@@ -121,6 +129,7 @@ def test_result_from_reports(nodeid: str, reports: Mapping[str, pytest.TestRepor
         capability_id=capability_id,
         gates=gates,
         samples=samples,
+        timelines=[dict(t) for t in timelines],
     )
 
 

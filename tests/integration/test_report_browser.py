@@ -1,11 +1,12 @@
 """The HTML report in a real headless browser (Debian's chromium).
 
 A report is written from a hand-built run (failing gate, a test named with a
-``<script>`` tag, three sample metrics) and opened in chromium, driven over
+``<script>`` tag, three sample metrics, a chaos timeline) and opened in chromium, driven over
 the DevTools protocol (``--remote-debugging-pipe``): the page must load with
 no network request other than the file itself, no console message, no
 JavaScript error and no script at all; the verdict, the gates, the coverage
-table and one SVG per metric must be in the DOM. chromium's own
+table, one SVG per metric and the chaos timeline (a line per series, the
+fault's inject and heal as vertical lines) must be in the DOM. chromium's own
 ``--dump-dom`` and ``--screenshot`` are checked as well.
 """
 
@@ -153,6 +154,14 @@ DOM_FACTS = """JSON.stringify({
   capabilities: Array.from(document.querySelectorAll('#coverage tr.capability')).map(r => r.dataset.capability),
   environment: document.querySelector('#environment') ? document.querySelector('#environment').textContent : '',
   hardware: Array.from(document.querySelectorAll('#hardware tr.node')).map(r => r.textContent),
+  timelines: Array.from(document.querySelectorAll('#timelines-section figure.timeline')).map(f => ({
+      test: f.dataset.test, name: f.dataset.timeline, svg: f.querySelectorAll('svg.timeline-svg').length,
+      series: Array.from(f.querySelectorAll('svg polyline.series')).map(p => p.dataset.series),
+      events: Array.from(f.querySelectorAll('svg line.event')).map(l => ({
+          name: l.dataset.event, x: l.getBoundingClientRect().x, height: l.getBoundingClientRect().height})),
+      legend: f.querySelector('ul.legend') ? f.querySelector('ul.legend').textContent : '',
+      width: f.querySelector('svg.timeline-svg')
+          ? f.querySelector('svg.timeline-svg').getBoundingClientRect().width : 0})),
   scripts: document.querySelectorAll('script').length,
   injected: typeof window.__pwned !== 'undefined',
   testNames: Array.from(document.querySelectorAll('#tests tr.test td:first-child')).map(td => td.textContent),
@@ -201,6 +210,15 @@ def test_report_renders_offline_with_verdict_and_charts(report: tuple[RunResult,
     assert "image-<b>upload</b>" in facts["capabilities"]  # shown as text, not markup
     assert "ceph" in facts["environment"] and "16.2.15" in facts["environment"]
     assert len(facts["hardware"]) == 1 and "AMD EPYC 7713" in facts["hardware"][0]
+    expected = [(t.nodeid, tl) for t in result.tests for tl in t.timelines]
+    assert [(f["test"], f["name"]) for f in facts["timelines"]] == [(n, tl["name"]) for n, tl in expected]
+    for figure, (_, timeline) in zip(facts["timelines"], expected):
+        assert figure["svg"] == 1 and figure["width"] > 300, figure
+        assert figure["series"] == list(timeline["series"]), figure
+        events = {e["name"]: e for e in figure["events"]}
+        assert {"inject", "heal"} <= set(events), figure
+        assert events["inject"]["x"] < events["heal"]["x"] and events["inject"]["height"] > 100, figure
+        assert "inject" in figure["legend"] and "heal" in figure["legend"] and "degraded objects" in figure["legend"]
     assert facts["scripts"] == 0 and facts["injected"] is False
     assert any("<script>window.__pwned=1</script>" in name for name in facts["testNames"])
     png = (tmp_path / "cdp.png")
@@ -216,6 +234,8 @@ def test_chromium_dump_dom_and_screenshot(report: tuple[RunResult, Path], tmp_pa
     ).stdout
     assert 'id="verdict"' in dom and 'data-verdict="FAIL"' in dom
     assert dom.count('<figure class="chart"') == len(result.samples_by_metric())
+    assert dom.count('<figure class="timeline"') == sum(len(t.timelines) for t in result.tests) == 1
+    assert 'data-event="inject"' in dom and 'data-event="heal"' in dom
     assert "<script" not in dom
     shot = tmp_path / "report.png"
     subprocess.run([*common, f"--screenshot={shot}", html.as_uri()], capture_output=True, timeout=TIMEOUT, check=True)

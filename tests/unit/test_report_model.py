@@ -57,12 +57,12 @@ def test_verdict(tests, gates, verdict) -> None:
 def test_counts_failing_and_grouping() -> None:
     result = RunResult.from_json(DATA.read_text())
     counts = result.counts()
-    assert counts["total"] == 8 and counts["passed"] == 4 and counts["failed"] == 1 and counts["error"] == 1
+    assert counts["total"] == 9 and counts["passed"] == 5 and counts["failed"] == 1 and counts["error"] == 1
     assert [g.name for g in result.failing_gates] == ["boot_time"]
     assert {t.outcome for t in result.failing_tests} == {"failed", "error"}
     assert list(result.samples_by_metric()) == ["boot.active", "fio.randread.iops", "iperf3.<tcp>"]
     groups = result.by_capability()
-    assert list(groups) == sorted(groups) and len(groups["(none)"]) == 4
+    assert list(groups) == sorted(groups) and len(groups["(none)"]) == 5
 
 
 def test_unknown_outcome_and_schema_version_are_refused() -> None:

@@ -79,7 +79,7 @@ def test_json_summary_round_trips(result: RunResult, tmp_path: Path) -> None:
     back = RunResult.from_json((tmp_path / "summary.json").read_text())
     assert back == result.redacted()
     data = json.loads((tmp_path / "summary.json").read_text())
-    assert data["verdict"] == "FAIL" and data["counts"]["total"] == 8
+    assert data["verdict"] == "FAIL" and data["counts"]["total"] == 9
 
 
 # ---------------------------------------------------------------- JUnit
@@ -149,7 +149,7 @@ def test_junit_survives_control_characters() -> None:
 def test_markdown_summary(result: RunResult) -> None:
     text = render_markdown(result)
     assert text.startswith("## octoprobe run 20260124-0100-abcd") and "**FAIL**" in text
-    assert "8 tests: 4 passed, 1 failed, 1 errors, 1 skipped" in text
+    assert "9 tests: 5 passed, 1 failed, 1 errors, 1 skipped" in text
     assert "boot\\_time" in text and "p95 of boot.active is 35.1 s" in text
     assert "test_delete" in text and "server still ACTIVE" in text
     assert not re.search(r"(?<!\\)<img", text)  # the failure reason's markup is escaped
@@ -202,9 +202,9 @@ def test_html_sections(result: RunResult) -> None:
     assert {"verdict", "gates", "coverage", "charts", "tests", "environment"} <= ids
     header = next(a for t, a in parser.tags if a.get("id") == "verdict")
     assert header["data-verdict"] == "FAIL" and "fail" in header["class"]
-    charts = [a["data-metric"] for t, a in parser.tags if t == "figure"]
+    charts = [a["data-metric"] for t, a in parser.tags if t == "figure" and a.get("class") == "chart"]
     assert charts == ["boot.active", "fio.randread.iops", "iperf3.<tcp>"]
-    assert sum(1 for t, _ in parser.tags if t == "svg") == 3
+    assert sum(1 for t, a in parser.tags if t == "svg" and a.get("class") == "chart-svg") == 3
     gates = [(a["data-gate"], a["data-passed"]) for t, a in parser.tags if t == "tr" and "data-gate" in a]
     assert gates == [("boot_time", "false"), ("fio_randread", "true")]
     assert "needs an admin cloud" in html and "known bug 123" in html and "16.2.15" in html

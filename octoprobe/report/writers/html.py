@@ -4,8 +4,10 @@ no script, no external resource), readable offline.
 Sections, each with a stable id for tests and links: ``verdict`` (banner),
 ``gates`` (measured against threshold), ``coverage`` (conformance by
 capability), ``charts`` (one SVG per sample metric, ``figure.chart``),
-``tests`` (every test with its reason and failure text), ``hardware`` (what the
-perf suite measured on) and ``environment``.
+``timelines`` (one ``figure.timeline`` per recorded timeline: each series over
+time in its own panel, the events such as a fault's ``inject`` and ``heal`` as
+vertical ``line.event``), ``tests`` (every test with its reason and failure
+text), ``hardware`` (what the perf suite measured on) and ``environment``.
 Every string from the result is HTML-escaped (and redacted beforehand).
 """
 
@@ -17,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 from octoprobe.report.model import FAIL, PASS, RunResult, TestResult
 
-__all__ = ["render_html", "svg_chart", "nice_ticks"]
+__all__ = ["render_html", "svg_chart", "svg_timeline", "nice_ticks"]
 
 _CSS = """
 *{box-sizing:border-box}
@@ -38,6 +40,11 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f0f1f4;padding:8px;ma
 figure.chart{margin:0;background:#fff;border:1px solid #d5d9e0;border-radius:4px;padding:8px}
 figcaption{font-weight:600;margin-bottom:4px}
 .empty{color:#666;font-style:italic}
+.timelines{display:flex;flex-direction:column;gap:16px}
+figure.timeline{margin:0;background:#fff;border:1px solid #d5d9e0;border-radius:4px;padding:8px;max-width:800px}
+ul.legend{list-style:none;margin:0 0 4px;padding:0;display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12px}
+ul.legend svg{vertical-align:middle;margin-right:4px}
+svg.timeline-svg{max-width:100%;height:auto}
 svg text{font-family:inherit;font-size:11px;fill:#333}
 """
 
@@ -219,6 +226,146 @@ def _charts(result: RunResult) -> str:
     return f'<div class="charts" id="charts">{"".join(figures)}</div>'
 
 
+_TL_W, _TL_PAD_L, _TL_PAD_R = 760, 64, 20
+_TL_TOP, _TL_TITLE, _TL_PLOT, _TL_GAP, _TL_BOTTOM = 34, 18, 72, 12, 40
+_SERIES_COLOURS = ("#3b6fb6", "#c0612b", "#7a3bb6", "#2b8c8c", "#8c6d2b", "#b63b7a")
+_EVENT_COLOURS = {"inject": "#b3261e", "heal": "#1f7a3a"}
+
+
+def _event_colour(name: str) -> str:
+    return _EVENT_COLOURS.get(name, "#666")
+
+
+#: how the chaos suite's series are named on the charts (others: their key, "_" as spaces)
+_SERIES_NAMES = {"degraded_objects": "degraded objects", "misplaced_objects": "misplaced objects",
+                 "inactive_pgs": "inactive PGs", "osds_down": "OSDs down", "client_ops": "client I/O"}
+
+
+def _series_label(key: str, unit: str) -> str:
+    return _SERIES_NAMES.get(key, key.replace("_", " ")) + (f" ({unit})" if unit else "")
+
+
+def _timeline_span(timeline: dict[str, Any]) -> float:
+    ends = [float(timeline.get("duration") or 0.0)]
+    ends += [p[0] for points in timeline["series"].values() for p in points[-1:]]
+    ends += [e["at"] for e in timeline["events"]]
+    return max(ends) if max(ends) > 0 else 1.0
+
+
+def _timeline_panel(index: int, key: str, unit: str, points: list[list[float]], x: Any) -> str:
+    """One series' panel: its title (the y axis label), y ticks, the line."""
+    top = _TL_TOP + index * (_TL_TITLE + _TL_PLOT + _TL_GAP)
+    plot_top, plot_bottom = top + _TL_TITLE, top + _TL_TITLE + _TL_PLOT
+    colour = _SERIES_COLOURS[index % len(_SERIES_COLOURS)]
+    values = [v for _, v in points]
+    ticks = nice_ticks(min([0.0, *values]), max(values, default=0.0) or 1.0, 3)
+    span = (ticks[-1] - ticks[0]) or 1.0
+
+    def y(v: float) -> float:
+        return plot_bottom - (v - ticks[0]) / span * _TL_PLOT
+
+    out = [f'<text class="series-title" x="{_TL_PAD_L}" y="{top + 12}" font-weight="600">'
+           f"{_e(_series_label(key, unit))}</text>"]
+    for t in ticks:
+        out.append(f'<line x1="{_TL_PAD_L}" y1="{y(t):.1f}" x2="{_TL_W - _TL_PAD_R}" y2="{y(t):.1f}" '
+                   'stroke="#e3e6eb"/>')
+        out.append(f'<text x="{_TL_PAD_L - 6}" y="{y(t) + 4:.1f}" text-anchor="end">{_e(f"{t:g}")}</text>')
+    out.append(f'<line x1="{_TL_PAD_L}" y1="{plot_top}" x2="{_TL_PAD_L}" y2="{plot_bottom}" stroke="#888"/>')
+    if not points:
+        out.append(f'<text x="{_TL_PAD_L + 8}" y="{plot_bottom - 8}" class="no-data">no data</text>')
+        return "".join(out)
+    coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
+    peak = max(points, key=lambda p: p[1])
+    out.append(
+        f'<polyline class="series" data-series="{_e(key)}" fill="none" stroke="{colour}" stroke-width="1.5" '
+        f'points="{coords}"><title>{_e(_series_label(key, unit))}: peak {_e(_num(peak[1], unit))} at '
+        f"{peak[0]:.1f} s</title></polyline>"
+    )
+    if len(points) == 1:
+        out.append(f'<circle cx="{x(points[0][0]):.1f}" cy="{y(points[0][1]):.1f}" r="2" fill="{colour}"/>')
+    return "".join(out)
+
+
+def svg_timeline(timeline: dict[str, Any]) -> str:
+    """An SVG of one timeline (the shape of :class:`TestResult`'s): a panel
+    per series, one time axis under them, the fault's window (``inject`` to
+    ``heal``) shaded and every event a labelled vertical line across them."""
+    series = timeline["series"]
+    units = timeline["units"]
+    t_ticks = nice_ticks(0.0, _timeline_span(timeline), 6)
+    t_max = t_ticks[-1] or 1.0
+    plot_w = _TL_W - _TL_PAD_L - _TL_PAD_R
+
+    def x(t: float) -> float:
+        return _TL_PAD_L + min(max(t, 0.0), t_max) / t_max * plot_w
+
+    panels = max(len(series), 1)
+    bottom = _TL_TOP + panels * (_TL_TITLE + _TL_PLOT + _TL_GAP) - _TL_GAP
+    h = bottom + _TL_BOTTOM
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline-svg" role="img" width="{_TL_W}" height="{h}" '
+        f'viewBox="0 0 {_TL_W} {h}" aria-label="{_e(timeline["name"])}: '
+        f'{_e(", ".join(_series_label(k, units.get(k, "")) for k in series))} over time">'
+    ]
+    events = {e["name"]: e["at"] for e in reversed(timeline["events"])}  # the first of each name
+    if "inject" in events:
+        start, end = x(events["inject"]), x(events.get("heal", t_max))
+        out.append(f'<rect class="fault-window" x="{start:.1f}" y="{_TL_TOP}" width="{max(end - start, 0):.1f}" '
+                   f'height="{bottom - _TL_TOP}" fill="#b3261e" fill-opacity="0.06"><title>the fault</title></rect>')
+    for index, (key, points) in enumerate(series.items()):
+        out.append(_timeline_panel(index, key, units.get(key, ""), points, x))
+    for t in t_ticks:
+        out.append(f'<line x1="{x(t):.1f}" y1="{bottom}" x2="{x(t):.1f}" y2="{bottom + 4}" stroke="#888"/>')
+        out.append(f'<text x="{x(t):.1f}" y="{bottom + 16}" text-anchor="middle">{_e(f"{t:g}")}</text>')
+    out.append(f'<line x1="{_TL_PAD_L}" y1="{bottom}" x2="{_TL_W - _TL_PAD_R}" y2="{bottom}" stroke="#888"/>')
+    out.append(f'<text x="{_TL_PAD_L + plot_w / 2:.1f}" y="{h - 6}" text-anchor="middle">'
+               "time since the scenario started (s)</text>")
+    last_x = -1e9
+    row = 0
+    for event in timeline["events"]:
+        ex, colour = x(event["at"]), _event_colour(event["name"])
+        row = (row + 1) % 2 if ex - last_x < 90 else 0  # two rows of labels when they crowd
+        last_x = ex
+        detail = f": {event['detail']}" if event["detail"] else ""
+        out.append(
+            f'<line class="event" data-event="{_e(event["name"])}" x1="{ex:.1f}" y1="{_TL_TOP - 14 + row * 12}" '
+            f'x2="{ex:.1f}" y2="{bottom}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="5 3">'
+            f'<title>{_e(event["name"])} at {event["at"]:.1f} s{_e(detail)}</title></line>'
+        )
+        out.append(f'<text class="event-label" x="{ex + 3:.1f}" y="{_TL_TOP - 16 + row * 12}" fill="{colour}">'
+                   f'{_e(event["name"])} {event["at"]:.0f} s</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _legend(timeline: dict[str, Any]) -> str:
+    items = []
+    for index, key in enumerate(timeline["series"]):
+        colour = _SERIES_COLOURS[index % len(_SERIES_COLOURS)]
+        items.append(f'<li><svg width="18" height="8" aria-hidden="true"><line x1="0" y1="4" x2="18" y2="4" '
+                     f'stroke="{colour}" stroke-width="2"/></svg>'
+                     f'{_e(_series_label(key, timeline["units"].get(key, "")))}</li>')
+    for name in dict.fromkeys(e["name"] for e in timeline["events"]):
+        items.append(f'<li><svg width="18" height="8" aria-hidden="true"><line x1="0" y1="4" x2="18" y2="4" '
+                     f'stroke="{_event_colour(name)}" stroke-width="2" stroke-dasharray="5 3"/></svg>'
+                     f"{_e(name)}</li>")
+    return f'<ul class="legend">{"".join(items)}</ul>'
+
+
+def _timelines(result: RunResult) -> str:
+    figures = [
+        f'<figure class="timeline" data-test="{_e(test.nodeid)}" data-timeline="{_e(timeline["name"])}">'
+        f'<figcaption>{_e(timeline["name"])} <span class="reason">{_e(test.nodeid)}</span></figcaption>'
+        f"{_legend(timeline)}{svg_timeline(timeline)}</figure>"
+        for test in result.tests
+        for timeline in test.timelines
+    ]
+    if not figures:
+        return '<p class="empty" id="timelines-empty">No timelines were recorded in this run (the chaos suite ' \
+               "records one per scenario).</p>"
+    return f'<div class="timelines" id="timelines">{"".join(figures)}</div>'
+
+
 def _tests(tests: list[TestResult]) -> str:
     order = {"error": 0, "failed": 1, "xpass": 2, "skipped": 3, "xfail": 4, "passed": 5}
     rows = []
@@ -289,6 +436,7 @@ def render_html(result: RunResult) -> str:
         '<section id="gates-section"><h2>Gates</h2>' + _gates(result) + "</section>",
         '<section id="coverage-section"><h2>Conformance coverage by capability</h2>' + _coverage(result) + "</section>",
         '<section id="charts-section"><h2>Samples</h2>' + _charts(result) + "</section>",
+        '<section id="timelines-section"><h2>Chaos timelines</h2>' + _timelines(result) + "</section>",
         '<section id="tests-section"><h2>Tests</h2>' + _tests(result.tests) + "</section>",
         '<section id="hardware-section"><h2>Hardware</h2>' + _hardware(result) + "</section>",
         '<section id="environment-section"><h2>Environment</h2>' + _environment(result) + "</section>",
