@@ -229,3 +229,14 @@ def test_svg_chart_bar_and_line() -> None:
 def test_nice_ticks_cover_the_range(low: float, high: float) -> None:
     ticks = nice_ticks(low, high)
     assert ticks == sorted(ticks) and ticks[0] <= low and ticks[-1] >= high and len(ticks) <= 12
+
+
+def test_html_has_the_statistics_of_every_metric():
+    from octoprobe.report.model import RunResult, TestResult
+    from octoprobe.report.writers.html import render_html
+
+    samples = [{"metric": "boot.ssh", "value": v, "unit": "s", "metadata": {}} for v in (5.0, 6.0, 7.0, 30.0)]
+    html = render_html(RunResult("r1", "s", "f", tests=[TestResult("perf/test_boot.py::t", "passed",
+                                                                     samples=samples)]))
+    row = html.split('<tr class="stat" data-metric="boot.ssh">', 1)[1].split("</tr>", 1)[0]
+    assert ">4<" in row and "6.5 s" in row and "30 s" in row and "5 s" in row and "–" in row, row

@@ -209,6 +209,28 @@ def _coverage(result: RunResult) -> str:
     )
 
 
+def _statistics(metrics: dict[str, list[tuple[str, dict[str, Any]]]]) -> str:
+    """Per metric: n, median, p95, min, max and the bootstrap 95 % confidence
+    interval of the median (the statistics gates judge)."""
+    from octoprobe.perf.gates import format_value
+    from octoprobe.perf.stats import summarize
+
+    rows = []
+    for metric, entries in metrics.items():
+        units = {str(s.get("unit", "")) for _, s in entries}
+        if len(units) != 1:
+            continue
+        unit = units.pop()
+        st = summarize([float(s["value"]) for _, s in entries])
+        cells = "".join(f'<td class="num">{_e(format_value(v, unit))}</td>'
+                        for v in (st.median, st.p95, st.min, st.max))
+        ci = f"{format_value(st.ci_low, unit)} – {format_value(st.ci_high, unit)}"
+        rows.append(f'<tr class="stat" data-metric="{_e(metric)}"><td>{_e(metric)}</td><td class="num">{st.n}</td>'
+                    f'{cells}<td class="num">{_e(ci)}</td></tr>')
+    return _table("statistics", ("metric", "n", "median", "p95", "min", "max", "95 % CI of the median"), rows,
+                  "No samples were recorded in this run.")
+
+
 def _charts(result: RunResult) -> str:
     metrics = result.samples_by_metric()
     if not metrics:
@@ -223,7 +245,7 @@ def _charts(result: RunResult) -> str:
             f'<figure class="chart" data-metric="{_e(metric)}"><figcaption>{_e(metric)}'
             f'{" (" + _e(unit) + ")" if unit else ""}</figcaption>{svg_chart(metric, unit, labels, values)}</figure>'
         )
-    return f'<div class="charts" id="charts">{"".join(figures)}</div>'
+    return _statistics(metrics) + f'<div class="charts" id="charts">{"".join(figures)}</div>'
 
 
 _TL_W, _TL_PAD_L, _TL_PAD_R = 760, 64, 20
