@@ -96,6 +96,7 @@ HOST_RAM_ENV = "OCTOPROBE_COMPUTE_RAM_MB"
 QEMU_START_TIMEOUT = 60.0
 QMP_TIMEOUT = 10.0
 STOP_TIMEOUT = 60.0
+POWERDOWN_RETRY = 5.0  # seconds between two presses of the ACPI power button
 RBD_TIMEOUT = 120.0
 UNPLUG_RETRY = 5.0  # seconds between device_del requests to a guest that has not released a disk
 READY_MARK = "OCTOPROBE-GUEST-READY"
@@ -895,12 +896,20 @@ class ComputeService:
         return False
 
     def _powerdown(self, server_id: str, timeout: float) -> bool:
-        """ACPI power button; True if the guest shut down within ``timeout``."""
-        try:
-            self._qmp(server_id, "system_powerdown")
-        except E.QMPError:
-            return False
-        return self._wait_run_state(server_id, "shutdown", timeout)
+        """ACPI power button, pressed again every ``POWERDOWN_RETRY`` seconds (a
+        guest still booting has no one listening yet; Nova's libvirt driver
+        retries the same way); True if the guest shut down within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._qmp(server_id, "system_powerdown")
+            except E.QMPError:
+                return False
+            left = deadline - time.monotonic()
+            if self._wait_run_state(server_id, "shutdown", max(0.0, min(POWERDOWN_RETRY, left))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
 
     def _require(self, server: Server, allowed: Sequence[str], action: str) -> str:
         view = self._view(server)
