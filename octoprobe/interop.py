@@ -70,6 +70,11 @@ SERVICES = {
 EXTRA_CAPABILITIES = {
     "identity-v3-projects-get": "Show a project; unknown ones are 404 (octoprobe)",
     "identity-v3-rbac": "Identity policy: members may not administer users; tenants see only their own (octoprobe)",
+    "dreamcompute-server-addresses": "A server gets a private IPv4 and an IPv6 address from its network (octoprobe)",
+    "dreamcompute-security-groups-filter": "A security group rule opens a port that was closed; removing it closes it "
+    "again (octoprobe)",
+    "dreamcompute-floating-ip-reach": "A floating IP reaches the server (SSH through it) (octoprobe)",
+    "dreamcompute-tenant-isolation-l3": "Another tenant's server on the same IPv4 range is unreachable (octoprobe)",
 }
 _PREFIX_SERVICE = {
     "identity": "identity",
@@ -78,6 +83,8 @@ _PREFIX_SERVICE = {
     "networks": "network",
     "volumes": "block-storage",
     "objectstore": "object-store",
+    # octoprobe's own: DreamCompute's data-plane promises are the network's
+    "dreamcompute": "network",
 }
 
 PASSED, FAILED, SKIPPED, UNTESTED = "passed", "failed", "skipped", "untested"

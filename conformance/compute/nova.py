@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from octoprobe.plugin import require_microversion
-from octoprobe.resources import ResourceRegistry, RunTag
+from octoprobe.resources import NAME_PREFIX, ResourceRegistry, RunTag
 from octoprobe.schemas import Schemas, advertised_range
 from octoprobe.waiters import GONE, Waiter, WaitResult, status_of
 
@@ -52,6 +52,7 @@ BASE_MICROVERSION = "2.1"
 DEFAULT_IMAGE = "octoprobe-guest"
 IMAGE_ENV = "OCTOPROBE_COMPUTE_IMAGE"
 FLAVOR_ENV = "OCTOPROBE_COMPUTE_FLAVOR"
+NETWORK_ENV = "OCTOPROBE_COMPUTE_NETWORK"
 #: Seconds a server may take to become ACTIVE (a boot under TCG takes seconds; CI machines are slow).
 BUILD_TIMEOUT = 300.0
 #: Seconds a server action (stop, start, reboot, rebuild, lock …) may take.
@@ -133,6 +134,7 @@ class Nova:
         self.run = run
         self.waiter = waiter or Waiter()
         self._range: Any = ...
+        self._network: Any = ...
 
     @property
     def project_id(self) -> str:
@@ -217,8 +219,33 @@ class Nova:
 
     # ---- servers
 
+    def project_network(self) -> str | None:
+        """The network servers boot on: ``$OCTOPROBE_COMPUTE_NETWORK``, else the
+        project's own network with subnets when it has exactly one that no
+        octoprobe run made (tests of other suites may add networks meanwhile,
+        which would make "no network given" ambiguous), else None (the cloud
+        chooses). Looked up once."""
+        if self._network is ...:
+            wanted = os.environ.get(NETWORK_ENV)
+            try:
+                nets = [n for n in self.conn.network.networks(project_id=self.project_id)
+                        if not n.is_router_external and n.subnet_ids]
+            except Exception:  # no Network API: let the cloud choose
+                nets = []
+            if wanted:
+                match = [n.id for n in nets if wanted in (n.id, n.name)]
+                assert match, f"${NETWORK_ENV}={wanted!r} names no network of the project with subnets"
+                self._network = match[0]
+            else:
+                own = [n.id for n in nets if not (n.name or "").startswith(NAME_PREFIX)]
+                self._network = own[0] if len(own) == 1 else None
+        return self._network
+
     def server_body(self, image_id: str, flavor_id: str, **attrs: Any) -> dict[str, Any]:
-        """The ``server`` of a POST /servers: a run-prefixed name, the run's metadata."""
+        """The ``server`` of a POST /servers: a run-prefixed name, the run's
+        metadata, the project's network (see :meth:`project_network`)."""
+        if "networks" not in attrs and self.project_network() is not None:
+            attrs["networks"] = [{"uuid": self.project_network()}]
         body = {"name": self.run.name("vm"), "imageRef": image_id, "flavorRef": flavor_id, **attrs}
         body["metadata"] = {**self.run.metadata, **(attrs.get("metadata") or {})}
         return body

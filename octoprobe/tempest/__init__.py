@@ -7,6 +7,8 @@ guideline requires) against a cloud and bring their results into ours.
   pure rendering);
 * :mod:`.results` — a subunit v2 stream as per-test results (redacted);
 * :mod:`.summary` — verdicts per required test, counts per service;
+* :mod:`.report` — the verdicts as octoprobe's RunResult (one test per
+  required test, with its capability), for the report writers;
 * :mod:`.runner` — the workspace, the stestr subprocess with its deadline,
   and the check for what a run left behind;
 * :mod:`.cli` — ``octoprobe tempest``.

@@ -7,20 +7,32 @@ with the admin cloud's credentials: Tempest creates its own projects and
 users for the run (dynamic credentials) and deletes them afterwards. What
 the run leaves behind is listed, and deleted when Tempest named it.
 
+With --report-dir DIR the run is also written as octoprobe's report
+(report.html, junit.xml, summary.json, summary.md; one test per required
+Tempest test, named tempest/<test>, with its interop capability), the way a
+suite of `octoprobe run` writes it; without it, only results.json in the
+work directory. A run that could not start (exit 2) leaves no summary.json
+there (an earlier one is removed).
+
 Exit status: 0 when every required (non-flagged) test passed or was
 skipped, 1 when one failed or did not run, 2 when the run could not start.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from dataclasses import replace
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from octoprobe.config_yaml import ConfigError
+
+if TYPE_CHECKING:
+    from octoprobe.report.model import RunResult
 
 DEFAULT_IMAGE = "octoprobe-guest"
 
@@ -62,7 +74,21 @@ def add_command(commands) -> None:
     tempest.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                          help="override one tempest.conf option, e.g. compute-feature-enabled.resize=True")
     tempest.add_argument("--no-flagged", action="store_true", help="leave out the tests the guideline flagged")
+    tempest.add_argument("--report-dir", metavar="DIR", type=Path,
+                         help="also write octoprobe's report of the run here: report.html, junit.xml, "
+                              "summary.json, summary.md (default: none, only results.json in the work directory)")
+    tempest.add_argument("--run-id", metavar="ID",
+                         help="the run id the report carries (4 to 32 lowercase letters and digits; "
+                              "default: a new one)")
     tempest.set_defaults(handler=run)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """``octoprobe tempest``'s options from its arguments (without the
+    ``tempest`` word), for :func:`run_and_report`; exits 2 on a usage error."""
+    parser = argparse.ArgumentParser(prog="octoprobe")
+    add_command(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["tempest", *argv])
 
 
 def _overrides(items: list[str]) -> dict[str, dict[str, str]]:
@@ -81,18 +107,35 @@ def _say(line: str) -> None:
 
 
 def run(args) -> int:
+    """The command: :func:`run_and_report`'s exit status."""
+    return run_and_report(args)[0]
+
+
+def run_and_report(args) -> "tuple[int, RunResult | None]":
+    """Run Tempest as ``octoprobe tempest`` does (``args``: see :func:`parse`):
+    (exit status, the run as a RunResult — None when it could not start).
+    Writes results.json into the work directory and, with ``args.report_dir``,
+    octoprobe's report files there."""
     from octoprobe import interop
+    from octoprobe.resources import check_run_id, new_run_id
     from octoprobe.target import resolve_cloud
     from octoprobe.tempest import config as tconfig
     from octoprobe.tempest import runner, summary, testlist
+    from octoprobe.tempest import report as treport
     from octoprobe.tempest.results import headline, redact
 
+    report_dir = getattr(args, "report_dir", None)
+    if report_dir is not None and (Path(report_dir) / "summary.json").is_file():
+        (Path(report_dir) / "summary.json").unlink()  # an earlier run's: one that cannot start leaves none
     files = [args.clouds_yaml] if args.clouds_yaml else None
     try:
         if args.clouds_yaml and not Path(args.clouds_yaml).is_file():
             raise ValueError(f"--clouds-yaml {args.clouds_yaml}: no such file")
         if args.concurrency < 1:
             raise ValueError("--concurrency must be at least 1")
+        run_id = check_run_id(args.run_id) if getattr(args, "run_id", None) else new_run_id()
+        if report_dir is not None and Path(report_dir).exists() and not Path(report_dir).is_dir():
+            raise ValueError(f"--report-dir {report_dir}: not a directory")
         overrides = _overrides(args.set)
         guideline = interop.load_guideline(args.guideline)
         selected = testlist.select(guideline, args.service, include_flagged=not args.no_flagged)
@@ -113,11 +156,11 @@ def run(args) -> int:
     except (ConfigError, interop.GuidelineError, tconfig.ConfigDiscoveryError, runner.TempestNotInstalled,
             ValueError) as exc:
         print(f"octoprobe: error: {exc}", file=sys.stderr)
-        return 2
+        return 2, None
     except Exception as exc:  # the cloud did not answer discovery
         print(f"octoprobe: error: cannot discover the cloud: {type(exc).__name__}: {redact(str(exc))}",
               file=sys.stderr)
-        return 2
+        return 2, None
     for note in facts.notes:
         _say(f"tempest: note: {note}")
     services = ", ".join(args.service) if args.service else "all services"
@@ -131,7 +174,7 @@ def run(args) -> int:
                                      secrets=[credentials.password], progress=_say)
     except (runner.TempestRunError, runner.TempestNotInstalled) as exc:
         print(f"octoprobe: error: {exc}", file=sys.stderr)
-        return 2
+        return 2, None
     after, more_errors = runner.snapshot(admin_conn, available)
     left = runner.leftovers(before, after)
 
@@ -180,4 +223,26 @@ def run(args) -> int:
     (ws.root / "results.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     _say(f"tempest: results in {ws.root / 'results.json'}")
     failures = summary.required_failures(rows)
-    return 1 if failures or outcome.timed_out else 0
+    code = 1 if failures or outcome.timed_out else 0
+
+    teardowns = summary.teardown_failures(clean)
+    extra = {
+        "tempest guideline": guideline.id,
+        "tempest services": ", ".join(report["services"]),
+        "tempest concurrency": str(outcome.concurrency),
+        "tempest wall time": f"{outcome.wall_time:.0f} s" + (" (killed at the deadline)" if outcome.timed_out else ""),
+    }
+    if teardowns:
+        extra["tempest tear-down failures"] = "; ".join(r.test_id for r in teardowns)
+    if cleanup:
+        extra["tempest leftovers"] = "; ".join(cleanup)
+    result = treport.to_run_result(
+        rows, run_id=run_id, started=treport.iso_time(started), finished=treport.iso_time(),
+        cloud=cloud.name, versions=treport.tool_versions(), extra=extra, secrets=[credentials.password],
+    )
+    if report_dir is not None:
+        from octoprobe.report.writers import write_report
+
+        write_report(result, report_dir)
+        _say(f"tempest: report in {Path(report_dir) / 'report.html'} ({result.verdict})")
+    return code, result

@@ -128,7 +128,9 @@ def test_service_of(guideline):
     assert service_of("identity-v3-catalog", guideline) == "identity"
     assert service_of("volumes-v3-clone", guideline) == "block-storage"
     assert service_of("images-v2-list") == "image"
-    assert all(service_of(name) == "identity" for name in EXTRA_CAPABILITIES)
+    assert all(service_of(name) == {"identity": "identity", "dreamcompute": "network"}[name.split("-", 1)[0]]
+               for name in EXTRA_CAPABILITIES)
+    assert service_of("dreamcompute-floating-ip-reach") == "network"
 
 
 # ---------------------------------------------------------------- coverage

@@ -12,6 +12,7 @@ from octoprobe.cli import main
 from octoprobe.tempest import cli as tcli
 from octoprobe.tempest import config as tconfig
 from octoprobe.tempest import runner
+from octoprobe.report.model import RunResult
 from octoprobe.tempest.results import TempestResult
 
 PASSWORD = "Adm1n-Very-Secret"
@@ -117,3 +118,56 @@ def test_unknown_service_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["tempest", "--admin-cloud", "x", "--service", "volume"])
     assert exc.value.code == 2
+
+
+def test_report_dir_gets_octoprobes_report(clouds, tmp_path, fake, capsys):
+    ids = _ids()
+    fake["results"] = [TempestResult(ids["create"], "pass", 0.1),
+                       TempestResult(ids["delete"], "fail", 0.2, f"Traceback\nValueError: password={PASSWORD}"),
+                       TempestResult(ids["validate"], "skip", 0.0, "not today")]
+    out_dir = tmp_path / "run" / "tempest"
+    assert main(_argv(clouds, tmp_path, "--report-dir", str(out_dir), "--run-id", "ci1234")) == 1
+    assert sorted(p.name for p in out_dir.iterdir()) == ["junit.xml", "report.html", "summary.json", "summary.md"]
+    result = RunResult.from_json((out_dir / "summary.json").read_text())
+    assert result.run_id == "ci1234" and result.environment.cloud == "lab" and result.verdict == "FAIL"
+    assert len(result.tests) == 8 and all(t.nodeid.startswith("tempest/tempest.api.identity.") for t in result.tests)
+    assert all(t.capability and t.capability.startswith("identity-") for t in result.tests)
+    by_id = {t.capability_id: t for t in result.tests}
+    assert by_id["6f8e4436-fc96-4282-8122-e41df57197a9"].outcome == "passed"
+    assert by_id["0f9f5a5f-d5cd-4a86-8a5b-c5ded151f212"].outcome == "failed"
+    assert by_id["a9512ac3-3909-48a4-b395-11f438e16260"].reason == "not today"
+    assert result.counts()["failed"] == 5  # 1 failure, 4 required did not run (a flagged one: skipped)
+    assert result.counts()["skipped"] == 2
+    assert result.environment.extra["tempest guideline"] == "2020.06"
+    assert result.environment.extra["tempest services"] == "identity"
+    assert "tempest" in result.environment.versions
+    for path in out_dir.iterdir():
+        assert PASSWORD not in path.read_text(), path.name
+    assert f"tempest: report in {out_dir / 'report.html'} (FAIL)" in capsys.readouterr().out
+
+
+def test_without_report_dir_no_report_is_written(clouds, tmp_path, fake, capsys):
+    assert main(_argv(clouds, tmp_path)) == 1
+    assert (tmp_path / "ws" / "results.json").is_file()
+    assert not [p for p in tmp_path.rglob("*") if p.name in ("summary.json", "junit.xml", "report.html")]
+    assert "report in" not in capsys.readouterr().out
+
+
+def test_a_run_that_cannot_start_leaves_no_summary(clouds, tmp_path, fake, capsys):
+    out_dir = tmp_path / "report"
+    out_dir.mkdir()
+    (out_dir / "summary.json").write_text("{}")  # an earlier run's
+    assert main(_argv(clouds, tmp_path, "--report-dir", str(out_dir), "--run-id", "no-dashes")) == 2
+    assert "invalid run id" in capsys.readouterr().err
+    assert not (out_dir / "summary.json").exists()
+    (tmp_path / "file").write_text("")
+    assert main(_argv(clouds, tmp_path, "--report-dir", str(tmp_path / "file"))) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_run_and_report_returns_the_result(clouds, tmp_path, fake, capsys):
+    fake["results"] = [TempestResult(r, "pass", 0.1) for r in _ids().values()]
+    args = tcli.parse(_argv(clouds, tmp_path)[1:])
+    code, result = tcli.run_and_report(args)
+    assert code == 1 and result is not None and result.counts()["passed"] == 3
+    assert tcli.run_and_report(tcli.parse(["--admin-cloud", "nope", "--clouds-yaml", str(clouds)])) == (2, None)
