@@ -61,6 +61,8 @@ def add_command(commands: Any) -> None:
                      help="the history store the run is recorded in (default: $OCTOPROBE_HISTORY, else "
                           "~/.local/state/octoprobe/history.sqlite)")
     run.add_argument("--no-history", action="store_true", help="do not record the run in the history store")
+    run.add_argument("--tempest", action="store_true",
+                     help="also run Tempest's interop tests (octoprobe tempest; needs --admin-cloud) into the report")
     run.add_argument("--graphite", metavar="HOST:PORT",
                      help="also send the run's samples and gate verdicts to Graphite (plaintext protocol)")
     run.add_argument("--allow-destructive", action="store_true",
@@ -119,6 +121,8 @@ def preflight(args: argparse.Namespace, suites: list[str]) -> str | None:
             args.loaded_baseline = load_baseline(args.baseline, history=args.history)
         if args.graphite:
             graphite_address(args.graphite)
+        if getattr(args, "tempest", False) and not args.admin_cloud:
+            return "--tempest needs --admin-cloud: Tempest makes its own projects and users with it"
     except (ConfigError, ProfileNotFound, BaselineError, ValueError, OSError) as exc:
         return str(exc)
     try:
@@ -132,6 +136,19 @@ def preflight(args: argparse.Namespace, suites: list[str]) -> str | None:
     except (ConfigError, ValueError, OSError) as exc:
         return str(exc)
     return None
+
+
+def tempest_command(args: argparse.Namespace, run_id: str, report_dir: Path) -> list[str]:
+    """``octoprobe tempest`` for the run: its report lands in ``report_dir/tempest``;
+    its work directory (a tempest.conf with the admin's password) stays out of the report."""
+    work = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "octoprobe" / "tempest" / run_id
+    argv = [sys.executable, "-c", "import sys; from octoprobe.cli import main; sys.exit(main())", "tempest",
+            "--admin-cloud", args.admin_cloud, "--report-dir", str(report_dir / "tempest"), "--run-id", run_id,
+            "--workdir", str(work)]
+    for flag, value in (("--cloud", args.cloud), ("--alt-cloud", args.alt_cloud)):
+        if value:
+            argv += [flag, value]
+    return argv
 
 
 def graphite_address(text: str) -> tuple[str, int]:
@@ -227,6 +244,12 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             print(suite_summary(run), file=out, flush=True)
             if run.status == COULD_NOT_RUN and "interrupted" in run.problem:
                 break
+        if getattr(args, "tempest", False) and not (runs and "interrupted" in runs[-1].problem):
+            print("== tempest", file=out, flush=True)
+            runs.append(run_suite("tempest", report_dir, report_dir / "tempest", env=dict(os.environ),
+                                  timeout=args.suite_timeout, on_progress=ProgressPrinter(out, quiet=args.quiet),
+                                  command=tempest_command(args, run_id, report_dir)))
+            print(suite_summary(runs[-1]), file=out, flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
     parts = {r.name: r.result for r in runs if r.result is not None}

@@ -100,14 +100,17 @@ def run_suite(
     cleanup_timeout: float = 600.0,
     poll: float = 0.5,
     on_progress: Callable[[SuiteProgress, bool], None] = lambda progress, finished: None,
+    command: Sequence[str] | None = None,
 ) -> SuiteRun:
     """Run one suite to its end (or its timeout) and say what happened.
     ``on_progress(progress, a_test_finished)`` is called after each batch of
-    events and at every poll."""
+    events and at every poll. ``command`` replaces the pytest command line
+    for a part that is not a pytest suite but writes ``summary.json`` into
+    ``report_dir`` the same way (the Tempest bridge)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "progress.jsonl").unlink(missing_ok=True)
     (report_dir / "summary.json").unlink(missing_ok=True)
-    argv = pytest_argv(suite_dir, report_dir, extra_args)
+    argv = list(command) if command is not None else pytest_argv(suite_dir, report_dir, extra_args)
     progress = SuiteProgress(name, started=time.time())
     tail = EventTail(report_dir / "progress.jsonl")
     started = time.monotonic()

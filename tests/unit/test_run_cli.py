@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -152,7 +153,8 @@ def test_merge_prefixes_suites_and_keeps_gates_apart():
 def args_for(**kw) -> argparse.Namespace:
     base = dict(suites=["chaos"], cloud=None, admin_cloud=None, alt_cloud=None, inventory=None, profile=None,
                 allow_destructive=False, run_id="unitrun1", report_dir=None, suite_timeout=120.0,
-                quiet=True, pytest_args="", baseline=None, history=None, no_history=True, graphite=None)
+                quiet=True, pytest_args="", baseline=None, history=None, no_history=True, graphite=None,
+                tempest=False)
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -324,3 +326,34 @@ def test_the_baseline_can_be_the_latest_recorded_run(tmp_path, monkeypatch, caps
                                      no_history=False, baseline=baseline, report_dir=tmp_path / run_id),
                             out=out) == code
     assert "regressed 19" in out.getvalue() and "tolerance 5 %" in out.getvalue(), out.getvalue()
+
+
+def test_tempest_results_land_in_the_same_report(tmp_path, monkeypatch, capsys):
+    """--tempest runs the bridge as one more part of the run; its summary.json
+    (tests named tempest/…) is merged into the run's report. The bridge itself
+    is a stand-in child process here (the real one runs in tests/integration/api)."""
+    suite = make_suite(tmp_path, "perf", PASSING)
+    monkeypatch.setattr(run_cli, "suite_dir", lambda name: suite)
+    monkeypatch.setattr(run_cli, "NEEDS_CLOUD", ())
+    assert run_cli.main(args_for(suites=["perf"], tempest=True)) == 2
+    assert "--tempest needs --admin-cloud" in capsys.readouterr().err
+
+    def bridge(args, run_id, report_dir):
+        result = RunResult(run_id, "s", "f", tests=[
+            TestResult("tempest/tempest.api.identity.v3.test_tokens.TokensV3Test.test_create_token", "passed",
+                       capability="identity-v3-tokens-create")])
+        target = report_dir / "tempest" / "summary.json"
+        return [sys.executable, "-c", f"import pathlib; pathlib.Path({str(target)!r}).write_text({result.to_json()!r})"]
+
+    monkeypatch.setattr(run_cli, "tempest_command", bridge)
+    clouds = tmp_path / "clouds.yaml"  # resolved by the suite's plugin, never connected to
+    clouds.write_text("clouds:\n  admin:\n    auth:\n      auth_url: http://192.0.2.1/identity/v3\n"
+                      "      username: a\n      password: p\n      project_name: a\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    out = io.StringIO()
+    report = tmp_path / "report"
+    assert run_cli.main(args_for(suites=["perf"], tempest=True, admin_cloud="admin", report_dir=report), out=out) == 0
+    summary = json.loads((report / "summary.json").read_text())
+    nodeids = [t["nodeid"] for t in summary["tests"]]
+    assert "tempest/tempest.api.identity.v3.test_tokens.TokensV3Test.test_create_token" in nodeids
+    assert any(n.startswith("perf/") for n in nodeids) and "== tempest" in out.getvalue()

@@ -15,6 +15,8 @@ import sys
 
 import yaml
 
+from octoprobe.report.model import RunResult
+
 # Required tests that skip on the reference cloud, and why (README, "Tempest"):
 # the two list-by-image filter tests need a second, distinct bootable image.
 EXPECTED_SKIPS = {
@@ -30,7 +32,7 @@ def test_the_interop_guidelines_required_tempest_tests_pass(api_cloud, terminal_
     proc = subprocess.run(
         [sys.executable, "-m", "octoprobe.cli", "tempest", "--cloud", "octoprobe", "--admin-cloud",
          "octoprobe-admin", "--alt-cloud", "octoprobe-alt", "--clouds-yaml", str(api_cloud.clouds_yaml),
-         "--concurrency", "4", "--timeout", "1500", "--workdir", str(work),
+         "--concurrency", "4", "--timeout", "1500", "--workdir", str(work), "--report-dir", str(work / "report"),
          # the reference cloud resizes (on the server's host); Tempest cannot discover that
          "--set", "compute-feature-enabled.resize=True"],
         env=api_cloud.env, capture_output=True, text=True, timeout=1800)
@@ -44,6 +46,11 @@ def test_the_interop_guidelines_required_tempest_tests_pass(api_cloud, terminal_
     tests = report["tests"]
     failed = [t["test"] for t in tests if t["status"] not in ("pass", "skip") and not t["flagged"]]
     assert not failed, failed
+    # the same results as octoprobe's own report (summary.json, report.html …), for `octoprobe run --tempest`
+    result = RunResult.from_json((work / "report" / "summary.json").read_text())
+    assert len(result.tests) == len(report["tests"]) and all(t.nodeid.startswith("tempest/") for t in result.tests)
+    assert result.counts()["passed"] == sum(c["pass"] for c in report["counts"].values())
+    assert all(t.capability for t in result.tests) and (work / "report" / "report.html").is_file()
     skipped = {t["test"]: t["reason"] for t in tests if t["status"] == "skip"}
     unexplained = {name: reason for name, reason in skipped.items()
                    if EXPECTED_SKIPS.get(name, "\0") not in reason}
