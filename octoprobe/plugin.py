@@ -496,15 +496,32 @@ def alt_conn(target: Target) -> Any:
     return target.connection("alt")
 
 
-@pytest.fixture
-def resources(run: RunTag) -> Iterator[ResourceRegistry]:
-    """Finalizers for what this test creates; run after it, newest first.
-    Failures become a teardown error (the test's own outcome is kept)."""
+def _registry(run: RunTag) -> Iterator[ResourceRegistry]:
     registry = ResourceRegistry(run)
     yield registry
     failures = registry.cleanup()
     if failures:
         raise CleanupError(failures)
+
+
+@pytest.fixture
+def resources(run: RunTag) -> Iterator[ResourceRegistry]:
+    """Finalizers for what this test creates; run after it, newest first.
+    Failures become a teardown error (the test's own outcome is kept)."""
+    yield from _registry(run)
+
+
+@pytest.fixture(scope="module")
+def module_resources(run: RunTag) -> Iterator[ResourceRegistry]:
+    """The same for what a module-scoped fixture creates (a server the
+    module's tests share): deleted when the module ends."""
+    yield from _registry(run)
+
+
+@pytest.fixture(scope="session")
+def session_resources(run: RunTag) -> Iterator[ResourceRegistry]:
+    """The same for a session-scoped fixture: deleted when the session ends."""
+    yield from _registry(run)
 
 
 @pytest.fixture

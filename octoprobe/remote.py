@@ -122,3 +122,18 @@ class SshRunner:
 
     def __repr__(self) -> str:
         return f"SshRunner({self.user}@{self.host}:{self.port})"
+
+
+def load_private_key(pem: str):
+    """A private key given as text (Ed25519, RSA or ECDSA; PEM or OpenSSH
+    format), e.g. the one a cloud generated for a keypair; ValueError when it is none of those."""
+    import io
+
+    import paramiko
+
+    for kind in (paramiko.Ed25519Key, paramiko.RSAKey, paramiko.ECDSAKey):
+        try:
+            return kind.from_private_key(io.StringIO(pem))
+        except (paramiko.SSHException, ValueError):
+            continue
+    raise ValueError("the private key cannot be read (not an Ed25519, RSA or ECDSA key)")

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from octoprobe.perf.cloud import PerfCloud, PerfError, PerfSettings
-from octoprobe.resources import CleanupError, ResourceRegistry
+from octoprobe.resources import ResourceRegistry
 
 DEFAULT_STATE_DIR = Path("~/.local/state/octoprobe/cloud")
 
@@ -97,29 +97,11 @@ def perf_settings(pytestconfig: pytest.Config) -> PerfSettings:
                         ssh_user=opt.perf_ssh_user, address=opt.perf_address, boot_timeout=opt.perf_boot_timeout)
 
 
-def _registry(run: Any) -> Iterator[ResourceRegistry]:
-    registry = ResourceRegistry(run)
-    yield registry
-    failures = registry.cleanup()
-    if failures:
-        raise CleanupError(failures)
-
-
 @pytest.fixture(scope="session")
-def perf_session_resources(run: Any) -> Iterator[ResourceRegistry]:
-    yield from _registry(run)
-
-
-@pytest.fixture(scope="module")
-def perf_module_resources(run: Any) -> Iterator[ResourceRegistry]:
-    yield from _registry(run)
-
-
-@pytest.fixture(scope="session")
-def perf_cloud(conn: Any, run: Any, perf_session_resources: ResourceRegistry, perf_settings: PerfSettings) -> PerfCloud:
+def perf_cloud(conn: Any, run: Any, session_resources: ResourceRegistry, perf_settings: PerfSettings) -> PerfCloud:
     """Image, flavor, network, a keypair and a security group for the measured servers."""
     try:
-        return PerfCloud(conn, run, perf_session_resources, perf_settings)
+        return PerfCloud(conn, run, session_resources, perf_settings)
     except PerfError as exc:
         pytest.fail(str(exc), pytrace=False)
 

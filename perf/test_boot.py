@@ -52,13 +52,13 @@ def _root_disk_check(request: pytest.FixtureRequest, server_id: str) -> str:
 
 
 @pytest.mark.gate(*BOOT_GATES, "boot_userdata_p95")
-def test_boot_from_image(perf_cloud, perf_module_resources, samples, pytestconfig, request, perf_phase):
+def test_boot_from_image(perf_cloud, module_resources, samples, pytestconfig, request, perf_phase):
     """One boot after another: every phase, user data included; each server's
     root disk is an RBD clone; each server is deleted before the next boot."""
     reps = pytestconfig.option.perf_repetitions
     for rep in range(reps):
         perf_phase(f"boot {rep + 1}/{reps}")
-        cloud = perf_cloud.using(perf_module_resources)
+        cloud = perf_cloud.using(module_resources)
         steps = cloud.boot("img", user_data=userdata_script())
         timeline = measure_boot(steps, **_boot_kwargs(pytestconfig))
         disk = _root_disk_check(request, timeline.server_id)
@@ -70,11 +70,11 @@ def test_boot_from_image(perf_cloud, perf_module_resources, samples, pytestconfi
 
 
 @pytest.mark.gate(*BOOT_GATES)
-def test_boot_concurrent(perf_cloud, perf_module_resources, samples, pytestconfig, perf_phase):
+def test_boot_concurrent(perf_cloud, module_resources, samples, pytestconfig, perf_phase):
     """N servers created at once: each one's phases, measured in parallel."""
     n = pytestconfig.option.perf_concurrency
     perf_phase(f"{n} boots at once")
-    cloud = perf_cloud.using(perf_module_resources)
+    cloud = perf_cloud.using(module_resources)
     timelines = measure_boots(lambda i: cloud.boot(f"par{i}"), n, **_boot_kwargs(pytestconfig))
     for i, timeline in enumerate(timelines):
         samples.extend(timeline.samples(source="image", concurrency=n, repetition=i,
@@ -86,9 +86,9 @@ def test_boot_concurrent(perf_cloud, perf_module_resources, samples, pytestconfi
 
 
 @pytest.mark.gate("boot_from_volume_ssh")
-def test_boot_from_volume(perf_cloud, perf_module_resources, samples, pytestconfig):
+def test_boot_from_volume(perf_cloud, module_resources, samples, pytestconfig):
     """A server whose root disk is a volume made from the image."""
-    cloud = perf_cloud.using(perf_module_resources)
+    cloud = perf_cloud.using(module_resources)
     size = max(pytestconfig.option.perf_volume_size, -(-(perf_cloud.image.size or 0) // 2**30))
     timeline = measure_boot(cloud.boot("vol", boot_volume_gb=size), **_boot_kwargs(pytestconfig))
     samples.extend(timeline.samples(source="volume", concurrency=1, repetition=0,

@@ -33,9 +33,9 @@ def _fixed_v4(server: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def trio(perf_cloud, perf_module_resources, pytestconfig):
+def trio(perf_cloud, module_resources, pytestconfig):
     """Server ``a`` runs the iperf3 server; ``cross`` is on another host, ``same`` on a's host."""
-    cloud = perf_cloud.using(perf_module_resources)
+    cloud = perf_cloud.using(module_resources)
     timeout = pytestconfig.option.perf_boot_timeout
     a = measure_boot(cloud.boot("iperf-a"), timeout=timeout)
     hints = ({"different_host": [a.server_id]}, {"same_host": [a.server_id]})

@@ -175,11 +175,11 @@ def _guest_disk(shell, size_bytes: int, timeout: float = 60.0) -> str:
 
 
 @pytest.mark.gate("vm_randwrite_iops")
-def test_fio_in_vm(perf_cloud, perf_module_resources, samples, pytestconfig, perf_phase):
+def test_fio_in_vm(perf_cloud, module_resources, samples, pytestconfig, perf_phase):
     from octoprobe.perf.boot import measure_boot
 
     opt = pytestconfig.option
-    cloud = perf_cloud.using(perf_module_resources)
+    cloud = perf_cloud.using(module_resources)
     perf_phase("boot")
     timeline = measure_boot(cloud.boot("fio"), timeout=opt.perf_boot_timeout)
     server = cloud.server(timeline.server_id)

@@ -13,11 +13,11 @@ when they end, and a failed deletion is an error of the test that ends them.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from octoprobe.resources import CleanupError, ResourceRegistry
+from octoprobe.resources import ResourceRegistry
 
 from .nova import Boot, Nova
 
@@ -56,25 +56,6 @@ def flavors(nova: Nova, image: dict[str, Any]) -> list[dict[str, Any]]:
 def flavor(flavors: list[dict[str, Any]]) -> dict[str, Any]:
     """The flavor servers boot with: the smallest that fits the image."""
     return flavors[0]
-
-
-def registry_fixture(run: Any) -> Iterator[ResourceRegistry]:
-    """A registry for a module- or session-scoped fixture, cleaned up when it ends."""
-    registry = ResourceRegistry(run)
-    yield registry
-    failures = registry.cleanup()
-    if failures:
-        raise CleanupError(failures)
-
-
-@pytest.fixture(scope="session")
-def session_resources(run: Any) -> Iterator[ResourceRegistry]:
-    yield from registry_fixture(run)
-
-
-@pytest.fixture(scope="module")
-def module_resources(run: Any) -> Iterator[ResourceRegistry]:
-    yield from registry_fixture(run)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from octoprobe.resources import NAME_PREFIX, ResourceRegistry, RunTag
 from octoprobe.schemas import Schemas, advertised_range
 from octoprobe.waiters import GONE, Waiter, WaitResult, status_of
 
+from ..faults import WSGI_FAULT_NAMES
 from ..identity.keystone import check_status, describe, json_body
 
 __all__ = [
@@ -59,20 +60,8 @@ BUILD_TIMEOUT = 300.0
 ACTION_TIMEOUT = 180.0
 POLL = 0.25
 
-#: The fault names of Nova's error bodies (``{"<name>": {"code", "message"}}``) by status.
-FAULT_NAMES = {
-    400: "badRequest",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "itemNotFound",
-    405: "badMethod",
-    409: "conflictingRequest",
-    413: "overLimit",
-    415: "badMediaType",
-    429: "overLimit",
-    501: "notImplemented",
-    503: "serviceUnavailable",
-}
+#: Nova adds 429 (rate limits) to the shared WSGI fault names
+FAULT_NAMES = {**WSGI_FAULT_NAMES, 429: "overLimit"}
 
 
 def check_error(schemas: Schemas, resp: Any, *statuses: int) -> dict[str, Any]:

@@ -13,12 +13,13 @@ image)."""
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 
 import paramiko
 import pytest
+
+from octoprobe.remote import load_private_key
 
 from .nova import addresses_of, check_status, json_body
 
@@ -62,12 +63,11 @@ def _open_port_22(nova, registry) -> None:
 
 
 def _private_key(pem: str) -> paramiko.PKey:
-    for kind in (paramiko.Ed25519Key, paramiko.RSAKey, paramiko.ECDSAKey):
-        try:
-            return kind.from_private_key(io.StringIO(pem))
-        except (paramiko.SSHException, ValueError):
-            continue
-    raise AssertionError("the private key the cloud generated cannot be read (not RSA, ECDSA or Ed25519 PEM)")
+    try:
+        return load_private_key(pem)
+    except ValueError:
+        raise AssertionError("the private key the cloud generated cannot be read (not RSA, ECDSA or Ed25519 "
+                             "PEM)") from None
 
 
 def _connect(address: str, pkey: paramiko.PKey, user: str) -> paramiko.SSHClient:

@@ -9,11 +9,11 @@ when they end, and a failed deletion is an error of the test that ends them.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from octoprobe.resources import CleanupError, ResourceRegistry
+from octoprobe.resources import ResourceRegistry
 
 from .neutron import Neutron
 
@@ -34,19 +34,6 @@ def alt_neutron(alt_conn: Any, schemas: Any, run: Any) -> Neutron:
 def admin_neutron(admin_conn: Any, schemas: Any, run: Any) -> Neutron:
     """As the admin cloud's user (skips without --admin-cloud)."""
     return Neutron(admin_conn, schemas, run)
-
-
-def _registry(run: Any) -> Iterator[ResourceRegistry]:
-    registry = ResourceRegistry(run)
-    yield registry
-    failures = registry.cleanup()
-    if failures:
-        raise CleanupError(failures)
-
-
-@pytest.fixture(scope="module")
-def module_resources(run: Any) -> Iterator[ResourceRegistry]:
-    yield from _registry(run)
 
 
 @pytest.fixture(scope="module")

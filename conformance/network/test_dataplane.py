@@ -28,7 +28,6 @@ test; ``$OCTOPROBE_COMPUTE_SSH_USER`` names the guest's user (default root).
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import os
 import socket
@@ -37,6 +36,8 @@ from types import SimpleNamespace
 
 import paramiko
 import pytest
+
+from octoprobe.remote import load_private_key
 
 from octoprobe.resources import ResourceRegistry, run_id_of
 
@@ -58,12 +59,11 @@ CHANGE_TIMEOUT = 30.0  # seconds a rule change may take to reach the data plane
 
 
 def _private_key(pem: str) -> paramiko.PKey:
-    for kind in (paramiko.Ed25519Key, paramiko.RSAKey, paramiko.ECDSAKey):
-        try:
-            return kind.from_private_key(io.StringIO(pem))
-        except (paramiko.SSHException, ValueError):
-            continue
-    raise AssertionError("the private key the cloud generated cannot be read (not RSA, ECDSA or Ed25519 PEM)")
+    try:
+        return load_private_key(pem)
+    except ValueError:
+        raise AssertionError("the private key the cloud generated cannot be read (not RSA, ECDSA or Ed25519 "
+                             "PEM)") from None
 
 
 def connects(address: str, port: int, timeout: float = 2.0) -> bool:

@@ -25,6 +25,7 @@ from octoprobe.resources import ResourceRegistry, RunTag
 from octoprobe.schemas import Schemas
 from octoprobe.waiters import GONE, Waiter, WaitResult
 
+from ..faults import WSGI_FAULT_NAMES
 from ..identity.keystone import check_status, describe, json_body
 
 __all__ = [
@@ -47,19 +48,8 @@ VERSION_HEADER = "OpenStack-API-Version"
 TIMEOUT = 120.0
 POLL = 0.25
 
-#: Cinder's fault names (``{"<name>": {"code", "message"}}``) by status (cinder/api/openstack/wsgi.py).
-FAULT_NAMES = {
-    400: "badRequest",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "itemNotFound",
-    405: "badMethod",
-    409: "conflictingRequest",
-    413: "overLimit",
-    415: "badMediaType",
-    501: "notImplemented",
-    503: "serviceUnavailable",
-}
+#: Cinder's fault names: the shared WSGI ones
+FAULT_NAMES = WSGI_FAULT_NAMES
 VOLUME_FAILED = {"error", "error_deleting", "error_restoring", "error_extending", GONE}
 SNAPSHOT_FAILED = {"error", "error_deleting", GONE}
 

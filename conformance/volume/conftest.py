@@ -11,11 +11,11 @@ an error of the test that ends it.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from octoprobe.resources import CleanupError, ResourceRegistry
+from octoprobe.resources import ResourceRegistry
 
 from .cinder import Cinder
 
@@ -36,15 +36,6 @@ def alt_cinder(alt_conn: Any, schemas: Any, run: Any) -> Cinder:
 def admin_cinder(admin_conn: Any, schemas: Any, run: Any) -> Cinder:
     """As the admin cloud's user (skips without --admin-cloud)."""
     return Cinder(admin_conn, schemas, run)
-
-
-@pytest.fixture(scope="module")
-def module_resources(run: Any) -> Iterator[ResourceRegistry]:
-    registry = ResourceRegistry(run)
-    yield registry
-    failures = registry.cleanup()
-    if failures:
-        raise CleanupError(failures)
 
 
 @pytest.fixture(scope="module")

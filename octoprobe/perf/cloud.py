@@ -22,7 +22,8 @@ from typing import Any, Callable, Mapping
 
 import paramiko
 
-from octoprobe.perf.guest import GuestShell, load_private_key, ssh_ready
+from octoprobe.perf.guest import GuestShell, ssh_ready
+from octoprobe.remote import load_private_key
 from octoprobe.resources import ResourceRegistry, RunTag
 
 __all__ = ["PerfSettings", "PerfCloud", "ServerBoot", "PerfError", "IPERF_PORT", "USERDATA_MARKER"]

@@ -9,7 +9,6 @@ is one login attempt with short timeouts, for polling a booting guest.
 
 from __future__ import annotations
 
-import io
 import shlex
 import socket
 import threading
@@ -18,23 +17,14 @@ from typing import Sequence
 
 import paramiko
 
-__all__ = ["GuestShell", "load_private_key", "ssh_ready", "GuestCommandTimeout"]
+
+__all__ = ["GuestShell", "ssh_ready", "GuestCommandTimeout"]
 
 CONNECT_TIMEOUT = 10.0
 
 
 class GuestCommandTimeout(TimeoutError):
     pass
-
-
-def load_private_key(pem: str) -> paramiko.PKey:
-    """A keypair's private key (Ed25519, RSA or ECDSA, PEM/OpenSSH text)."""
-    for kind in (paramiko.Ed25519Key, paramiko.RSAKey, paramiko.ECDSAKey):
-        try:
-            return kind.from_private_key(io.StringIO(pem))
-        except (paramiko.SSHException, ValueError):
-            continue
-    raise ValueError("the private key cannot be read (not an Ed25519, RSA or ECDSA key)")
 
 
 def _client(address: str, user: str, pkey: paramiko.PKey, timeout: float) -> paramiko.SSHClient:
