@@ -80,6 +80,11 @@ def add_command(commands) -> None:
     tempest.add_argument("--run-id", metavar="ID",
                          help="the run id the report carries (4 to 32 lowercase letters and digits; "
                               "default: a new one)")
+    tempest.add_argument("--interop", action="store_true", default=True,
+                         help="run the tests the interop guideline requires (the default, and today the only "
+                              "selection; narrow it with stestr arguments)")
+    tempest.add_argument("stestr_args", nargs=argparse.REMAINDER, metavar="-- STESTR_ARGS",
+                         help="after --: more arguments for `stestr run`, e.g. -- --exclude-regex 'resize'")
     tempest.set_defaults(handler=run)
 
 
@@ -171,6 +176,7 @@ def run_and_report(args) -> "tuple[int, RunResult | None]":
     started = time.time()
     try:
         outcome = runner.run_tempest(ws, concurrency=args.concurrency, timeout=args.timeout,
+                                     stestr_args=[a for a in (getattr(args, "stestr_args", None) or []) if a != "--"],
                                      secrets=[credentials.password], progress=_say)
     except (runner.TempestRunError, runner.TempestNotInstalled) as exc:
         print(f"octoprobe: error: {exc}", file=sys.stderr)

@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from octoprobe.tempest.results import TempestResult, parse_subunit
 
@@ -185,6 +185,12 @@ class _Tee:
         return data
 
 
+def stestr_run_command(ws: Workspace, concurrency: int, stestr_args: Sequence[str] = ()) -> list[str]:
+    """``stestr run`` of the include list, subunit on stdout, the user's arguments last."""
+    return [find_tool("stestr"), "run", "--include-list", str(ws.include_list), "--concurrency", str(concurrency),
+            "--subunit", *stestr_args]
+
+
 def run_tempest(
     ws: Workspace,
     *,
@@ -192,8 +198,11 @@ def run_tempest(
     timeout: float = 3600.0,
     secrets: Iterable[str] = (),
     progress: Callable[[str], None] | None = None,
+    stestr_args: Sequence[str] = (),
 ) -> RunOutcome:
-    """Run the include list's tests; ``progress`` gets one line per finished test."""
+    """Run the include list's tests; ``progress`` gets one line per finished
+    test. ``stestr_args`` go to ``stestr run`` after ours (e.g. an
+    ``--exclude-regex`` that narrows the list)."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     if timeout <= 0:
@@ -204,10 +213,7 @@ def run_tempest(
     total = len(listed)
     if progress:
         progress(f"tempest: {total} test(s) selected, concurrency {concurrency}")
-    cmd = [
-        find_tool("stestr"), "run", "--include-list", str(ws.include_list),
-        "--concurrency", str(concurrency), "--subunit",
-    ]
+    cmd = stestr_run_command(ws, concurrency, stestr_args)
     done = [0]
     killed = threading.Event()
 

@@ -171,3 +171,15 @@ def test_run_and_report_returns_the_result(clouds, tmp_path, fake, capsys):
     code, result = tcli.run_and_report(args)
     assert code == 1 and result is not None and result.counts()["passed"] == 3
     assert tcli.run_and_report(tcli.parse(["--admin-cloud", "nope", "--clouds-yaml", str(clouds)])) == (2, None)
+
+
+def test_stestr_arguments_after_a_double_dash_reach_stestr_run(monkeypatch):
+    from octoprobe.cli import build_parser
+    from octoprobe.tempest import runner
+
+    args = build_parser().parse_args(["tempest", "--admin-cloud", "adm", "--interop", "--", "--exclude-regex",
+                                      "resize"])
+    assert args.interop is True and [a for a in args.stestr_args if a != "--"] == ["--exclude-regex", "resize"]
+    monkeypatch.setattr(runner, "find_tool", lambda name: name)
+    cmd = runner.stestr_run_command(runner.Workspace(__import__("pathlib").Path("/w")), 2, ["--exclude-regex", "resize"])
+    assert cmd[:2] == ["stestr", "run"] and cmd[-2:] == ["--exclude-regex", "resize"] and "--subunit" in cmd
