@@ -15,6 +15,7 @@ import json
 import re
 import statistics
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -114,10 +115,13 @@ def test_fio_rbd(rbd_image, ceph_access, samples, pytestconfig, record_property,
                 assert write is not None and write.bw_bytes > 0, "fio wrote nothing"
                 fio_bw.append(write.bw_bytes)
                 samples.extend(fio_samples(result, "rbd", "seqwrite-4m", round=round_, **meta))
-    ratio = statistics.median(fio_bw) / statistics.median(rbd_bw)
-    samples.add("fio.rbd.seqwrite-4m.bw_vs_rbd_bench", ratio, "ratio", **meta)
-    print(f"seqwrite-4m: fio {statistics.median(fio_bw) / 2**20:.0f} MiB/s, rbd bench "
-          f"{statistics.median(rbd_bw) / 2**20:.0f} MiB/s, ratio {ratio:.2f}")
+    # what each tool can reach: the best of its interleaved rounds, so a moment of load from
+    # elsewhere on the machine does not count against one of them
+    ratio = max(fio_bw) / max(rbd_bw)
+    samples.add("fio.rbd.seqwrite-4m.bw_vs_rbd_bench", ratio, "ratio", rounds=rounds, **meta)
+    print(f"seqwrite-4m, best of {rounds}: fio {max(fio_bw) / 2**20:.0f} MiB/s, rbd bench "
+          f"{max(rbd_bw) / 2**20:.0f} MiB/s, ratio {ratio:.2f} (medians {statistics.median(fio_bw) / 2**20:.0f} / "
+          f"{statistics.median(rbd_bw) / 2**20:.0f} MiB/s)")
     for workload in ("randwrite-4k", "randread-4k", "seqread-4m"):
         perf_phase(f"fio {workload} via rbd")
         for argv in fio_commands(workload, target, runtime=opt.perf_duration, ramp=opt.perf_ramp, size=size):
@@ -163,15 +167,26 @@ def _report(samples, where: str) -> None:
         print(f"fio {where} {workload}: {bw[-1].value / 2**20:.1f} MiB/s, {iops[-1].value:.0f} IOPS")
 
 
-def _guest_disk(shell, size_bytes: int, timeout: float = 60.0) -> str:
-    """The guest's block device of ``size_bytes`` that is not its root disk."""
-    code, out, err = shell(["lsblk", "-b", "-d", "-n", "-o", "NAME,SIZE"], timeout)
+def _guest_disks(shell) -> dict[str, int]:
+    """The guest's block devices: name -> size in bytes."""
+    code, out, err = shell(["lsblk", "-b", "-d", "-n", "-o", "NAME,SIZE"], 60)
     assert code == 0, f"lsblk in the guest: exit {code}: {err}"
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] != "vda" and int(parts[1]) == size_bytes:
-            return f"/dev/{parts[0]}"
-    raise AssertionError(f"no {size_bytes}-byte disk in the guest after the attach; lsblk says: {out!r}")
+    return {p[0]: int(p[1]) for p in (line.split() for line in out.splitlines()) if len(p) == 2}
+
+
+def _new_disk(shell, before: dict[str, int], size_bytes: int, timeout: float = 120.0) -> str:
+    """The disk of ``size_bytes`` that appeared in the guest after ``before``
+    (the API says in-use before the guest's kernel has seen the hot-plug)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = _guest_disks(shell)
+        new = [name for name, size in now.items() if name not in before and size == size_bytes]
+        if new:
+            return f"/dev/{new[0]}"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no new {size_bytes}-byte disk in the guest {timeout:g} s after the attach; "
+                                 f"before: {before}, now: {now}")
+        time.sleep(1.0)
 
 
 @pytest.mark.gate("vm_randwrite_iops")
@@ -183,11 +198,12 @@ def test_fio_in_vm(perf_cloud, module_resources, samples, pytestconfig, perf_pha
     perf_phase("boot")
     timeline = measure_boot(cloud.boot("fio"), timeout=opt.perf_boot_timeout)
     server = cloud.server(timeline.server_id)
+    shell = cloud.shell(server)
+    before = _guest_disks(shell)
     perf_phase("attach a volume")
     volume, device = cloud.attach_volume(server, opt.perf_volume_size)
-    shell = cloud.shell(server)
     try:
-        disk = _guest_disk(shell, opt.perf_volume_size * 2**30)
+        disk = _new_disk(shell, before, opt.perf_volume_size * 2**30)
         code, out, _ = shell(["fio", "--version"], 30)
         if code == 127 or "not found" in out:
             pytest.skip(f"fio is not installed in image {perf_cloud.image.name}: use an image with fio "
