@@ -61,6 +61,8 @@ def add_command(commands: Any) -> None:
                      help="the history store the run is recorded in (default: $OCTOPROBE_HISTORY, else "
                           "~/.local/state/octoprobe/history.sqlite)")
     run.add_argument("--no-history", action="store_true", help="do not record the run in the history store")
+    run.add_argument("--capability", action="append", metavar="GLOB", default=[],
+                     help="conformance: only the tests of these capabilities (repeatable), e.g. 'networks-*'")
     run.add_argument("--tempest", action="store_true",
                      help="also run Tempest's interop tests (octoprobe tempest; needs --admin-cloud) into the report")
     run.add_argument("--graphite", metavar="HOST:PORT",
@@ -136,6 +138,17 @@ def preflight(args: argparse.Namespace, suites: list[str]) -> str | None:
     except (ConfigError, ValueError, OSError) as exc:
         return str(exc)
     return None
+
+
+def coverage_text(result: Any) -> str:
+    """The conformance coverage table (capability -> passed / failed / skipped,
+    with reasons) of the services the suite's tests covered."""
+    from octoprobe.interop import coverage, load_guideline, render_table, service_of
+
+    guideline = load_guideline()
+    services = sorted({service_of(t.capability, guideline) for t in result.tests if t.capability})
+    rows = coverage(result.tests, guideline, services=services)
+    return "conformance coverage (interop " + guideline.id + "):\n" + render_table(rows)
 
 
 def tempest_command(args: argparse.Namespace, run_id: str, report_dir: Path) -> list[str]:
@@ -238,10 +251,14 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             print(f"== {name}", file=out, flush=True)
             extra = [*map(str, suite_paths(name)), *suite_args(args, run_id),
                      "--alluredir", str(report_dir / "allure-results")]
+            if name == "conformance":
+                extra += [a for glob in getattr(args, "capability", None) or () for a in ("--capability", glob)]
             run = run_suite(name, dirs[name], report_dir / name, extra, env=dict(os.environ),
                             timeout=args.suite_timeout, on_progress=ProgressPrinter(out, quiet=args.quiet))
             runs.append(run)
             print(suite_summary(run), file=out, flush=True)
+            if name == "conformance" and run.result is not None:
+                print(coverage_text(run.result), file=out, flush=True)
             if run.status == COULD_NOT_RUN and "interrupted" in run.problem:
                 break
         if getattr(args, "tempest", False) and not (runs and "interrupted" in runs[-1].problem):

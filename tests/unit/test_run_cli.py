@@ -154,7 +154,7 @@ def args_for(**kw) -> argparse.Namespace:
     base = dict(suites=["chaos"], cloud=None, admin_cloud=None, alt_cloud=None, inventory=None, profile=None,
                 allow_destructive=False, run_id="unitrun1", report_dir=None, suite_timeout=120.0,
                 quiet=True, pytest_args="", baseline=None, history=None, no_history=True, graphite=None,
-                tempest=False)
+                tempest=False, capability=[])
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -357,3 +357,29 @@ def test_tempest_results_land_in_the_same_report(tmp_path, monkeypatch, capsys):
     nodeids = [t["nodeid"] for t in summary["tests"]]
     assert "tempest/tempest.api.identity.v3.test_tokens.TokensV3Test.test_create_token" in nodeids
     assert any(n.startswith("perf/") for n in nodeids) and "== tempest" in out.getvalue()
+
+
+CAPABLE = """
+import pytest
+
+@pytest.mark.capability("identity-v3-tokens-create", "0f5f4d3e-7a51-4c6f-9a3c-1c2e54a0b001")
+def test_token():
+    pass
+
+@pytest.mark.capability("identity-v3-catalog", "0f5f4d3e-7a51-4c6f-9a3c-1c2e54a0b002")
+def test_catalog():
+    pytest.skip("needs a catalog")
+"""
+
+
+def test_the_conformance_run_prints_its_coverage_table(tmp_path, monkeypatch):
+    suite = make_suite(tmp_path, "conformance", CAPABLE)
+    monkeypatch.setattr(run_cli, "suite_dir", lambda name: suite)
+    monkeypatch.setattr(run_cli, "NEEDS_CLOUD", ())
+    out = io.StringIO()
+    assert run_cli.main(args_for(suites=["conformance"], report_dir=tmp_path / "r"), out=out) == 0
+    text = out.getvalue()
+    assert "conformance coverage (interop 2020.06)" in text
+    lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("identity-v3-")}
+    assert lines["identity-v3-tokens-create"].split()[1] == "passed"
+    assert "needs a catalog" in lines["identity-v3-catalog"] and lines["identity-v3-tokens-delete"].split()[1] == "untested"
