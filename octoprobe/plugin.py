@@ -525,6 +525,28 @@ def session_resources(run: RunTag) -> Iterator[ResourceRegistry]:
 
 
 @pytest.fixture
+def guest_ssh() -> Iterator[Any]:
+    """Open SSH to a guest: ``guest_ssh(address, private_key, user="root")``
+    (the key as the cloud generated it, PEM/OpenSSH text, or a paramiko key)
+    gives a runner ``shell(argv, timeout) -> (code, stdout, stderr)``; every
+    connection is closed after the test."""
+    from octoprobe.perf.guest import GuestShell
+    from octoprobe.remote import load_private_key
+
+    opened: list[Any] = []
+
+    def connect(address: str, private_key: Any, user: str = "root") -> Any:
+        pkey = load_private_key(private_key) if isinstance(private_key, str) else private_key
+        shell = GuestShell(address, user, pkey)
+        opened.append(shell)
+        return shell
+
+    yield connect
+    for shell in opened:
+        shell.close()
+
+
+@pytest.fixture
 def samples(request: pytest.FixtureRequest) -> SampleCollector:
     """This test's measurements, attached to its report."""
     collector = SampleCollector(test=request.node.nodeid)

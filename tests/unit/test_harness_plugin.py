@@ -481,3 +481,36 @@ def test_calls_and_samples_are_attached_to_the_report(pytester, monkeypatch):
     quiet = reports(reprec, "test_no_calls")
     assert not [s for s in quiet.sections if s[0].startswith("octoprobe calls")]
     assert not [p for p in quiet.user_properties if p[0] == "octoprobe.samples"]
+
+
+def test_guest_ssh_opens_shells_and_closes_them_after_the_test(tmp_path):
+    """The fixture takes the key as a cloud hands it out (text) and closes
+    every connection it opened when the test ends (a real pytest session)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()).decode()
+    (tmp_path / "key.pem").write_text(pem)
+    (tmp_path / "test_guest.py").write_text(textwrap.dedent(f"""
+        import pathlib
+        from octoprobe.perf.guest import GuestShell
+
+        closed = []
+        GuestShell.close = lambda self: closed.append(self.address)
+
+        def test_open(guest_ssh):
+            shell = guest_ssh("192.0.2.7", pathlib.Path({str(tmp_path / 'key.pem')!r}).read_text(), user="debian")
+            assert (shell.address, shell.user, shell.pkey.get_name()) == ("192.0.2.7", "debian", "ssh-ed25519")
+
+        def test_closed_after():
+            assert closed == ["192.0.2.7"]
+    """))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout
