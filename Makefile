@@ -38,7 +38,7 @@ run: deps
 	$(VENV)/bin/octoprobe cloud up
 	$(VENV)/bin/octoprobe cloud status
 	status=0; $(VENV)/bin/octoprobe run all --cloud octoprobe --admin-cloud octoprobe-admin \
-	    --alt-cloud octoprobe-alt $(RUN_ARGS) || status=$$?; \
+	    --alt-cloud octoprobe-alt --profile reference $(RUN_ARGS) || status=$$?; \
 	if [ -z "$(KEEP)" ]; then $(VENV)/bin/octoprobe cloud down; \
 	else echo "the reference cloud stays up (KEEP=1): \`make down\` stops it"; fi; \
 	exit $$status
