@@ -117,6 +117,8 @@ class State:
         self.clouds: dict[str, CloudTarget | None] = {}
         self._target: Target | None = None
         self._schemas: Schemas | None = None
+        #: the cloud's API versions, asked once the first test connects (for the report)
+        self.api_versions: dict[str, str] = {}
 
     def requested(self, role: str) -> str | None:
         return {"cloud": self.settings.cloud, "admin": self.settings.admin_cloud, "alt": self.settings.alt_cloud}[role]
@@ -475,9 +477,14 @@ def target(request: pytest.FixtureRequest) -> Target:
 
 
 @pytest.fixture(scope="session")
-def conn(target: Target) -> Any:
-    """An openstacksdk Connection to the cloud under test."""
-    return target.connection("cloud")
+def conn(target: Target, request: pytest.FixtureRequest) -> Any:
+    """An openstacksdk Connection to the cloud under test. On first use the
+    services' versions are asked for, for the report's environment."""
+    from octoprobe.discovery import api_versions
+
+    connection = target.connection("cloud")
+    _state(request.config).api_versions = api_versions(connection)
+    return connection
 
 
 @pytest.fixture(scope="session")

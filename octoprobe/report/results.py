@@ -211,6 +211,7 @@ class ResultCollector:
         option = getattr(config, "option", None)
         env.cloud = getattr(option, "octoprobe_cloud", None)
         env.versions["pytest"] = pytest.__version__
+        env.versions.update(_api_versions(config))
         for reports in self._reports.values():
             for report in reports.values():
                 for name, value in report.user_properties:
@@ -225,6 +226,16 @@ class ResultCollector:
             env.versions.update(given.versions)
             env.extra.update(given.extra)
         return env
+
+
+def _api_versions(config: pytest.Config | None) -> dict[str, str]:
+    """The cloud's API versions the octoprobe plugin found, when it connected."""
+    try:
+        from octoprobe.plugin import STATE
+    except ImportError:  # pragma: no cover
+        return {}
+    state = config.stash.get(STATE, None) if config is not None else None
+    return dict(getattr(state, "api_versions", None) or {})
 
 
 def _run_id(config: pytest.Config | None) -> str | None:

@@ -47,6 +47,8 @@ def test_perf_suite_measures_everything_and_the_reference_gates_pass(api_cloud, 
     terminal_summary.append(f"perf suite: boot→SSH {boot[len(boot) // 2]:.1f} s median of {len(boot)}")
     terminal_summary.extend(f"  gate {g.name}: {g.reason}" for g in result.gates)
     assert result.environment.hardware, "no hardware inventory in the run's environment"
+    versions = result.environment.versions
+    assert versions.get("compute API", "").startswith("v2.1 (microversions 2.1–") and "fio" in versions, versions
     assert list((report / "allure-results").glob("*-result.json")), "no allure results"
 
     # no secret of clouds.yaml (the passwords of its three entries) anywhere in the report directory
