@@ -122,7 +122,9 @@ def preflight(args: argparse.Namespace, suites: list[str]) -> str | None:
                 return "--baseline needs --profile: the profile's gates are what is compared"
             args.loaded_baseline = load_baseline(args.baseline, history=args.history)
         if args.graphite:
-            graphite_address(args.graphite)
+            from octoprobe.history.graphite import parse_address
+
+            parse_address(args.graphite, default_port=None)
         if getattr(args, "tempest", False) and not args.admin_cloud:
             return "--tempest needs --admin-cloud: Tempest makes its own projects and users with it"
     except (ConfigError, ProfileNotFound, BaselineError, ValueError, OSError) as exc:
@@ -155,20 +157,13 @@ def tempest_command(args: argparse.Namespace, run_id: str, report_dir: Path) -> 
     """``octoprobe tempest`` for the run: its report lands in ``report_dir/tempest``;
     its work directory (a tempest.conf with the admin's password) stays out of the report."""
     work = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "octoprobe" / "tempest" / run_id
-    argv = [sys.executable, "-c", "import sys; from octoprobe.cli import main; sys.exit(main())", "tempest",
+    argv = [sys.executable, "-m", "octoprobe.cli", "tempest",
             "--admin-cloud", args.admin_cloud, "--report-dir", str(report_dir / "tempest"), "--run-id", run_id,
             "--workdir", str(work)]
     for flag, value in (("--cloud", args.cloud), ("--alt-cloud", args.alt_cloud)):
         if value:
             argv += [flag, value]
     return argv
-
-
-def graphite_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--graphite {text!r}: expected HOST:PORT, e.g. graphite.example.org:2003")
-    return host.strip("[]"), int(port)
 
 
 def verdict(runs: list[SuiteRun], failed: bool) -> tuple[str, int]:
@@ -302,9 +297,9 @@ def record(args: argparse.Namespace, result: Any, report_dir: Path, code: int, o
         except Exception as exc:  # the report is written; the history is a convenience
             print(f"octoprobe: warning: the run was not recorded in the history: {exc}", file=sys.stderr)
     if args.graphite:
-        from octoprobe.history.graphite import graphite_lines, send_to_graphite
+        from octoprobe.history.graphite import graphite_lines, parse_address, send_to_graphite
 
-        host, port = graphite_address(args.graphite)
+        host, port = parse_address(args.graphite, default_port=None)
         try:
             lines = graphite_lines(result, cloud=args.cloud)
             send_to_graphite(lines, host, port)

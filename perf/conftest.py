@@ -19,10 +19,14 @@ from typing import Any
 
 import pytest
 
+from octoprobe.ceph.client import CephClient
+from octoprobe.ceph.rbd import RbdClient
 from octoprobe.perf.cloud import PerfCloud, PerfError, PerfSettings
 from octoprobe.resources import ResourceRegistry
+from octoprobe.shell import LocalRunner
 
 DEFAULT_STATE_DIR = Path("~/.local/state/octoprobe/cloud")
+CEPH_TIMEOUT = 120.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -88,6 +92,20 @@ def ceph_access(pytestconfig: pytest.Config) -> tuple[Path, str]:
         pytest.skip("needs Ceph access: give --ceph-conf FILE (a ceph.conf whose keyring may write to "
                     "--perf-rbd-pool), or set $CEPH_CONF")
     return path, pytestconfig.option.ceph_user
+
+
+@pytest.fixture(scope="session")
+def rbd(ceph_access: tuple[Path, str]) -> RbdClient:
+    """``rbd`` against the cluster of ``ceph_access`` (skips without one)."""
+    conf, user = ceph_access
+    return RbdClient(LocalRunner(), conf=str(conf), name=f"client.{user}", timeout=CEPH_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def ceph(ceph_access: tuple[Path, str]) -> CephClient:
+    """``ceph`` (read-only) against the cluster of ``ceph_access`` (skips without one)."""
+    conf, user = ceph_access
+    return CephClient(LocalRunner(), conf=str(conf), name=f"client.{user}", timeout=CEPH_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

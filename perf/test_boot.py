@@ -11,8 +11,6 @@ boots slow and storage fill up.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
@@ -21,34 +19,23 @@ from octoprobe.perf.boot import measure_boot, measure_boots
 from octoprobe.perf.cloud import userdata_script
 
 BOOT_GATES = ("boot_to_ssh_p95", "boot_active_p95")
-RBD_TIMEOUT = 60.0
 
 
 def _boot_kwargs(pytestconfig: pytest.Config) -> dict[str, Any]:
     return {"timeout": pytestconfig.option.perf_boot_timeout, "poll": 0.25}
 
 
-def _rbd_info(ceph_access: tuple, spec: str) -> dict[str, Any]:
-    conf, user = ceph_access
-    proc = subprocess.run(["rbd", "--conf", str(conf), "--id", user, "info", spec, "--format", "json"],
-                          capture_output=True, text=True, timeout=RBD_TIMEOUT)
-    if proc.returncode != 0:
-        raise AssertionError(f"rbd info {spec}: exit {proc.returncode}: {proc.stderr.strip()[-400:]}")
-    return json.loads(proc.stdout)
-
-
 def _root_disk_check(request: pytest.FixtureRequest, server_id: str) -> str:
     """'clone' when the root disk is an RBD clone; skip without Ceph access."""
     try:
-        ceph_access = request.getfixturevalue("ceph_access")
+        rbd = request.getfixturevalue("rbd")
     except pytest.skip.Exception:
         return "not checked (no Ceph access)"
     pool = request.config.option.perf_vm_pool
-    info = _rbd_info(ceph_access, f"{pool}/{server_id}_disk")
-    parent = info.get("parent")
+    parent = rbd.info(pool, f"{server_id}_disk").parent
     assert parent, (f"server {server_id}: its root disk {pool}/{server_id}_disk has no parent: the boot made a "
                     f"full copy of the image instead of a copy-on-write clone")
-    return f"clone of {parent.get('pool')}/{parent.get('image')}@{parent.get('snapshot')}"
+    return f"clone of {parent.pool}/{parent.image}@{parent.snapshot}"
 
 
 @pytest.mark.gate(*BOOT_GATES, "boot_userdata_p95")

@@ -111,10 +111,8 @@ def test_iperf3_underlay(inventory, samples, pytestconfig):
     if len(nodes) < 2:
         pytest.skip("the underlay path needs two nodes in the inventory")
     server_node, client_node = nodes[0], nodes[1]
-    server = from_shell_runner(SshRunner(server_node.ssh.host, user=server_node.ssh.user, port=server_node.ssh.port,
-                                         key_file=server_node.ssh.key_file))
-    client = from_shell_runner(SshRunner(client_node.ssh.host, user=client_node.ssh.user, port=client_node.ssh.port,
-                                         key_file=client_node.ssh.key_file))
+    server, client = (from_shell_runner(SshRunner(n.ssh.host, user=n.ssh.user, port=n.ssh.port,
+                                                  key_file=n.ssh.key_file)) for n in (server_node, client_node))
     code, _, err = server(server_argv(port=IPERF_PORT, one_off=True, daemon=True), 30)
     if code == 127:
         pytest.skip(str(ToolMissing("iperf3", server_node.name)))

@@ -11,10 +11,8 @@ over Ceph's own tool's, to show the wrapper costs nothing.
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
-import subprocess
 import time
 from typing import Any
 
@@ -35,7 +33,6 @@ from octoprobe.perf.rbd_bench import parse_rbd_bench, rbd_bench_argv
 from octoprobe.perf.theory import efficiency, storage_bound
 from octoprobe.perf.tools import ToolMissing, local_runner
 
-RBD_TIMEOUT = 120.0
 ENVIRONMENT = "octoprobe.environment"
 
 
@@ -61,28 +58,19 @@ def _local_version(argv: list[str], tool: str) -> str:
     return out.strip()
 
 
-def _rbd(conf, user: str, *args: str, timeout: float = RBD_TIMEOUT) -> str:
-    proc = subprocess.run(["rbd", "--conf", str(conf), "--id", user, *args], capture_output=True, text=True,
-                          timeout=timeout)
-    if proc.returncode != 0:
-        raise AssertionError(f"rbd {' '.join(args)}: exit {proc.returncode}: {proc.stderr.strip()[-400:]}")
-    return proc.stdout
-
-
 @pytest.fixture(scope="module")
-def rbd_image(ceph_access, run, pytestconfig):
+def rbd_image(rbd, run, pytestconfig):
     """A run-tagged RBD image for fio, removed at the end."""
-    conf, user = ceph_access
     pool = pytestconfig.option.perf_rbd_pool
     name = run.name("perf-fio")
     size = _size(pytestconfig.option.perf_fio_size)
-    _rbd(conf, user, "create", f"{pool}/{name}", "--size", f"{size // 2**20}M")
+    rbd.create(pool, name, size)
     yield pool, name, size
-    _rbd(conf, user, "rm", "--no-progress", f"{pool}/{name}", timeout=600)
+    rbd.remove(pool, name, timeout=600)
 
 
 @pytest.mark.gate("rbd_seqwrite_bw", "fio_vs_rbd_bench")
-def test_fio_rbd(rbd_image, ceph_access, samples, pytestconfig, record_property, perf_phase, request):
+def test_fio_rbd(rbd_image, rbd, ceph_access, samples, pytestconfig, record_property, perf_phase, request):
     conf, user = ceph_access
     pool, name, size = rbd_image
     opt = pytestconfig.option
@@ -103,9 +91,9 @@ def test_fio_rbd(rbd_image, ceph_access, samples, pytestconfig, record_property,
             if tool == "rbd":
                 # as much data as fio writes in its run, so both last about as long
                 total = max(size, int((fio_bw[-1] if fio_bw else 2 * size) * opt.perf_duration) >> 22 << 22)
-                bench = parse_rbd_bench(_rbd(conf, user, *rbd_bench_argv(
+                bench = parse_rbd_bench(rbd.run(*rbd_bench_argv(
                     f"{pool}/{name}", io_type="write", io_size=4 << 20,
-                    threads=WORKLOADS["seqwrite-4m"].iodepth, total=total)[1:], timeout=timeout))
+                    threads=WORKLOADS["seqwrite-4m"].iodepth, total=total)[1:], timeout=timeout).stdout)
                 rbd_bw.append(bench.ops_per_s * (4 << 20))
                 samples.add("rbd_bench.seqwrite-4m.bw", rbd_bw[-1], "B/s", round=round_, **meta)
             else:
@@ -128,17 +116,10 @@ def test_fio_rbd(rbd_image, ceph_access, samples, pytestconfig, record_property,
             result = run_fio(local_runner, argv, timeout)
         samples.extend(fio_samples(result, "rbd", workload, **meta))
     _report(samples, "rbd")
-    _efficiency(request, samples, conf, user, pool)
+    _efficiency(request, samples, pool)
 
 
-def _pool_size(conf, user: str, pool: str) -> int:
-    proc = subprocess.run(["ceph", "--conf", str(conf), "--id", user, "osd", "pool", "get", pool, "size",
-                           "--format", "json"], capture_output=True, text=True, timeout=RBD_TIMEOUT)
-    assert proc.returncode == 0, f"ceph osd pool get {pool} size: {proc.stderr.strip()[-300:]}"
-    return int(json.loads(proc.stdout)["size"])
-
-
-def _efficiency(request, samples, conf, user: str, pool: str) -> None:
+def _efficiency(request, samples, pool: str) -> None:
     """With an inventory and --disk-throughput: each sequential figure over the
     hardware bound (disks x per-disk throughput / replication for writes, capped
     by the client's link)."""
@@ -150,7 +131,7 @@ def _efficiency(request, samples, conf, user: str, pool: str) -> None:
     if not disks:
         print("no hardware bound: the inventory lists no OSDs")
         return
-    replication = _pool_size(conf, user, pool)
+    replication = request.getfixturevalue("ceph").pool(pool).size
     for workload, write in (("seqwrite-4m", True), ("seqread-4m", False)):
         bound = storage_bound(disks, opt.disk_throughput, replication, nic_bps=opt.link_speed, write=write)
         for sample in samples.of(f"fio.rbd.{workload}.bw"):

@@ -102,12 +102,13 @@ def graphite_lines(result: RunResult, prefix: str = "octoprobe", cloud: str | No
     return lines
 
 
-def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """``HOST:PORT`` (or ``HOST``, ``[v6]:PORT``) as (host, port)."""
+def parse_address(text: str, default_port: int | None = DEFAULT_PORT) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``HOST``, ``[v6]:PORT``) as (host, port); with
+    ``default_port=None`` the port must be given."""
     text = text.strip()
     host, sep, port = text.rpartition(":")
     if not sep or (":" in host and not host.startswith("[")):
-        host, port = text, str(default_port)
+        host, port = text, "" if default_port is None else str(default_port)
     host = host.strip("[]")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"Graphite address {text!r}: expected HOST:PORT, e.g. graphite.example.org:2003")
