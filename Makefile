@@ -28,7 +28,8 @@ DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-
 TEST_DEBIAN_PACKAGES := chromium openssh-server openssh-client
 
 PYTEST_ARGS ?=
-# `make run KEEP=1` leaves the reference cloud up; RUN_ARGS go to `octoprobe run`
+# `make run KEEP=1` leaves the reference cloud up (else it is brought down and its data deleted:
+# after the chaos suite its OSD files hold about 60 GB); RUN_ARGS go to `octoprobe run`
 KEEP ?=
 RUN_ARGS ?=
 
@@ -39,7 +40,7 @@ run: deps
 	$(VENV)/bin/octoprobe cloud status
 	status=0; $(VENV)/bin/octoprobe run all --cloud octoprobe --admin-cloud octoprobe-admin \
 	    --alt-cloud octoprobe-alt --profile reference $(RUN_ARGS) || status=$$?; \
-	if [ -z "$(KEEP)" ]; then $(VENV)/bin/octoprobe cloud down; \
+	if [ -z "$(KEEP)" ]; then $(VENV)/bin/octoprobe cloud down --purge; \
 	else echo "the reference cloud stays up (KEEP=1): \`make down\` stops it"; fi; \
 	exit $$status
 
