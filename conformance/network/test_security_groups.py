@@ -163,20 +163,10 @@ def test_create_duplicate_security_group_rule_fails(neutron, resources, group, s
     check_error(schemas, resp, 409, types={"SecurityGroupRuleExists"})
 
 
-#: The reference cloud's duplicate check compares protocols and prefixes as
-#: written; Neutron compares protocol numbers and takes 0.0.0.0/0 and ::/0
-#: for "any" (no prefix). Reported; the marks go when the reference is fixed.
-REFERENCE_DUPLICATES = ("reference cloud bug: POST /v2.0/security-group-rules of a rule equal to an existing one "
-                        "but for the spelling (protocol 17 for udp; remote_ip_prefix 0.0.0.0/0 for none) is 201; "
-                        "Neutron answers 409 SecurityGroupRuleExists")
-
-
 @pytest.mark.parametrize("existing, spelled", [
     pytest.param({"direction": "ingress", "protocol": "udp", "port_range_min": 53, "port_range_max": 53},
-                 {"protocol": "17"}, id="protocol-number",
-                 marks=pytest.mark.xfail(strict=True, reason=REFERENCE_DUPLICATES)),
-    pytest.param(None, {"direction": "egress", "remote_ip_prefix": "0.0.0.0/0"}, id="any-prefix",
-                 marks=pytest.mark.xfail(strict=True, reason=REFERENCE_DUPLICATES)),
+                 {"protocol": "17"}, id="protocol-number"),
+    pytest.param(None, {"direction": "egress", "remote_ip_prefix": "0.0.0.0/0"}, id="any-prefix"),
 ])
 @pytest.mark.capability(SG, "c3b7ab68-b3ad-428e-9f0f-727dcf29646a")
 def test_equivalent_duplicate_rule_fails(neutron, resources, schemas, existing, spelled):

@@ -1,5 +1,6 @@
 """``octoprobe tempest``: run the Tempest tests an interop guideline requires
-against a cloud, and count them per service.
+against a cloud (or, with ``--all``, every test of Tempest and its installed
+plugins), and count them per service.
 
 The cloud is asked what Tempest needs (image, flavors, networks, extensions,
 microversions) and a tempest.conf is written (0600) into the work directory
@@ -15,7 +16,8 @@ work directory. A run that could not start (exit 2) leaves no summary.json
 there (an earlier one is removed).
 
 Exit status: 0 when every required (non-flagged) test passed or was
-skipped, 1 when one failed or did not run, 2 when the run could not start.
+skipped — with ``--all``, every listed test — 1 when one failed or did not
+run, 2 when the run could not start.
 """
 
 from __future__ import annotations
@@ -80,9 +82,15 @@ def add_command(commands) -> None:
     tempest.add_argument("--run-id", metavar="ID",
                          help="the run id the report carries (4 to 32 lowercase letters and digits; "
                               "default: a new one)")
-    tempest.add_argument("--interop", action="store_true", default=True,
-                         help="run the tests the interop guideline requires (the default, and today the only "
-                              "selection; narrow it with stestr arguments)")
+    which = tempest.add_mutually_exclusive_group()
+    which.add_argument("--interop", dest="all_tests", action="store_false", default=False,
+                       help="run the tests the interop guideline requires (the default)")
+    which.add_argument("--all", dest="all_tests", action="store_true",
+                       help="run every test of Tempest and of its installed plugins (with --service: those "
+                            "services' API tests; with --regex: the tests it matches); each test counts, under "
+                            "the capability the guideline maps it to or its service / plugin")
+    tempest.add_argument("--regex", metavar="REGEX",
+                         help="with --all: only the tests whose id this regular expression matches")
     tempest.add_argument("stestr_args", nargs=argparse.REMAINDER, metavar="-- STESTR_ARGS",
                          help="after --: more arguments for `stestr run`, e.g. -- --exclude-regex 'resize'")
     tempest.set_defaults(handler=run)
@@ -143,7 +151,16 @@ def run_and_report(args) -> "tuple[int, RunResult | None]":
             raise ValueError(f"--report-dir {report_dir}: not a directory")
         overrides = _overrides(args.set)
         guideline = interop.load_guideline(args.guideline)
-        selected = testlist.select(guideline, args.service, include_flagged=not args.no_flagged)
+        all_tests = bool(getattr(args, "all_tests", False))
+        regex = getattr(args, "regex", None)
+        if regex is not None and not all_tests:
+            raise ValueError("--regex selects among all of Tempest's tests: give it with --all")
+        if all_tests:
+            selected = []  # known once Tempest has listed its tests
+            include = testlist.all_tests_include_list(args.service, regex)
+        else:
+            selected = testlist.select(guideline, args.service, include_flagged=not args.no_flagged)
+            include = testlist.render_include_list(selected)
         cloud = resolve_cloud(args.cloud, role="cloud", config_files=files)
         admin = resolve_cloud(args.admin_cloud, role="admin", config_files=files)
         if args.alt_cloud:
@@ -157,7 +174,7 @@ def run_and_report(args) -> "tuple[int, RunResult | None]":
         options = tconfig.ConfigOptions(workdir=workdir.resolve(), ssh_ip_version=args.ssh_ip_version,
                                         overrides=overrides)
         conf = tconfig.render(facts, credentials, options)
-        ws = runner.prepare_workspace(workdir, tconfig.render_text(conf), testlist.render_include_list(selected))
+        ws = runner.prepare_workspace(workdir, tconfig.render_text(conf), include)
     except (ConfigError, interop.GuidelineError, tconfig.ConfigDiscoveryError, runner.TempestNotInstalled,
             ValueError) as exc:
         print(f"octoprobe: error: {exc}", file=sys.stderr)
@@ -169,7 +186,12 @@ def run_and_report(args) -> "tuple[int, RunResult | None]":
     for note in facts.notes:
         _say(f"tempest: note: {note}")
     services = ", ".join(args.service) if args.service else "all services"
-    _say(f"tempest: workspace {ws.root} (tempest.conf mode 0600); {len(selected)} required test(s) of {services}")
+    if all_tests:
+        what = f"tests matching {regex!r}" if regex is not None else f"every test of {services}" + (
+            "" if args.service else " (Tempest's and its installed plugins')")
+        _say(f"tempest: workspace {ws.root} (tempest.conf mode 0600); {what}")
+    else:
+        _say(f"tempest: workspace {ws.root} (tempest.conf mode 0600); {len(selected)} required test(s) of {services}")
 
     available = facts.service_available()
     before, errors = runner.snapshot(admin_conn, available)
@@ -186,7 +208,11 @@ def run_and_report(args) -> "tuple[int, RunResult | None]":
 
     # the stream's reasons are redacted when parsed; once more here, whatever produced them
     clean = [replace(r, reason=redact(r.reason, [credentials.password])) for r in outcome.results]
-    rows = summary.verdicts(selected, clean, outcome.listed)
+    if all_tests:
+        selected = testlist.select_listed(outcome.listed, guideline)
+        rows = summary.verdicts_listed(selected, clean)
+    else:
+        rows = summary.verdicts(selected, clean, outcome.listed)
     _say("")
     _say(summary.render_summary(rows))
     _say("")
@@ -210,6 +236,7 @@ def run_and_report(args) -> "tuple[int, RunResult | None]":
 
     report = {
         "guideline": guideline.id,
+        "selection": "all" if all_tests else "interop",
         "services": args.service or list(testlist.SERVICES),
         "started": started,
         "wall_time": outcome.wall_time,
@@ -234,6 +261,7 @@ def run_and_report(args) -> "tuple[int, RunResult | None]":
     teardowns = summary.teardown_failures(clean)
     extra = {
         "tempest guideline": guideline.id,
+        "tempest selection": (f"--all --regex {regex}" if regex is not None else "--all") if all_tests else "interop",
         "tempest services": ", ".join(report["services"]),
         "tempest concurrency": str(outcome.concurrency),
         "tempest wall time": f"{outcome.wall_time:.0f} s" + (" (killed at the deadline)" if outcome.timed_out else ""),

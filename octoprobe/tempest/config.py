@@ -533,7 +533,9 @@ def discover(
         {"id": f.id, "ram": f.ram, "disk": f.disk, "vcpus": f.vcpus, "is_public": f.is_public}
         for f in conn.compute.flavors()
     ]
-    flavor_ref, flavor_ref_alt = pick_flavors(flavors, image.min_disk or 0, image.min_ram or 0)
+    # Tempest boots either image with either flavor: both must fit both images
+    flavor_ref, flavor_ref_alt = pick_flavors(flavors, max(image.min_disk or 0, alt.min_disk or 0),
+                                              max(image.min_ram or 0, alt.min_ram or 0))
     compute_micro = _version_range(_json(conn.compute.get("/")))
     hosts = None
     try:

@@ -18,6 +18,7 @@ the cloud may be shared).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -151,7 +152,17 @@ def list_tests(ws: Workspace, *, timeout: float = 300.0) -> list[str]:
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
         raise TempestRunError(f"stestr list failed (exit {done.returncode}):\n{tail}")
-    return [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("tempest.")]
+    return parse_test_listing(done.stdout)
+
+
+_TEST_ID_RE = re.compile(r"^[A-Za-z_]\w*(\.\w+)+(\[[^\]]*\])?$")
+
+
+def parse_test_listing(text: str) -> list[str]:
+    """The test ids in ``stestr list``'s output — Tempest's and its
+    installed plugins' (``barbican_tempest_plugin.tests…``); log lines and
+    warnings are left out."""
+    return [line.strip() for line in text.splitlines() if _TEST_ID_RE.match(line.strip())]
 
 
 @dataclass

@@ -21,7 +21,7 @@ from octoprobe import interop
 from octoprobe.tempest.results import FAIL, PASS, SKIP, TempestResult, class_of_fixture, headline, test_name
 from octoprobe.tempest.testlist import SERVICES, SelectedTest, idempotent_id_of, map_results, preferred
 
-__all__ = ["NOT_RUN", "Verdict", "verdicts", "service_counts", "required_failures", "teardown_failures",
+__all__ = ["NOT_RUN", "Verdict", "verdicts", "verdicts_listed", "service_counts", "required_failures", "teardown_failures",
            "capability_coverage", "render_summary"]
 
 NOT_RUN = "not run"
@@ -85,6 +85,36 @@ def verdicts(selected: Iterable[SelectedTest], results: Iterable[TempestResult],
             else:
                 why = "no result: not in this Tempest's tests, or the run was cut short"
             out.append(Verdict(s, NOT_RUN, why))
+    return out
+
+
+def verdicts_listed(selected: Iterable[SelectedTest], results: Iterable[TempestResult]) -> list[Verdict]:
+    """``--all``: one verdict per test selected from Tempest's listing
+    (:func:`~octoprobe.tempest.testlist.select_listed`), matched on the exact
+    test id — subclasses share their tests' idempotent ids, so the id alone
+    would fold them into one. A test without a result gets its class's
+    set-up failure or skip, else ``not run``."""
+    results = list(results)
+    by_test = {r.test_id: r for r in results}
+    fixture_errors: dict[str, TempestResult] = {}
+    for r in results:
+        cls = class_of_fixture(r.test_id) if r.test_id.startswith("setUp") else None
+        if cls and r.status in (FAIL, SKIP) and (cls not in fixture_errors or fixture_errors[cls].status != FAIL):
+            fixture_errors[cls] = r
+    out: list[Verdict] = []
+    for s in selected:
+        if s.test_id is None:
+            raise ValueError(f"{s.test.name}: not selected from a listing (no test id)")
+        r = by_test.get(s.test_id)
+        if r is not None:
+            out.append(Verdict(s, r.status, r.reason, r.test_id, r.duration))
+            continue
+        err = fixture_errors.get(s.test.name.rsplit(".", 1)[0])
+        if err is not None:
+            how = "failed" if err.status == FAIL else "skipped"
+            out.append(Verdict(s, err.status, f"{err.test_id.split(' ', 1)[0]} {how}:\n{err.reason}", err.test_id))
+        else:
+            out.append(Verdict(s, NOT_RUN, "no result: the run was cut short or the test did not report"))
     return out
 
 

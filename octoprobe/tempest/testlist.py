@@ -11,7 +11,12 @@ writes it in a test's attributes: ``...test_create_token[id-6f8e...,smoke]``.
 * :func:`include_regex` / :func:`render_include_list` — the lines of
   ``tempest run --include-list FILE`` (Python regexes, one per test);
 * :func:`idempotent_id_of` — the id in a Tempest test id;
-* :func:`map_results` — results back to (capability, test).
+* :func:`map_results` — results back to (capability, test);
+* :func:`all_tests_include_list` / :func:`select_listed` — ``--all``: every
+  test Tempest's discovery lists (Tempest's own and its installed plugins'),
+  each counted under the capability the guideline maps it to, else under its
+  group (:func:`group_of`: a service's API tests, ``tempest-scenario``…, a
+  plugin's package).
 
 Pure: no Tempest, no cloud.
 """
@@ -33,6 +38,10 @@ __all__ = [
     "idempotent_id_of",
     "preferred",
     "map_results",
+    "API_PACKAGES",
+    "all_tests_include_list",
+    "group_of",
+    "select_listed",
 ]
 
 #: The services a run can select, in report order.
@@ -45,10 +54,12 @@ _ATTR_ID_RE = re.compile(r"\[(?:[^\]]*,)?id-(" + _UUID_RE + r")(?:,[^\]]*)?\]$")
 
 @dataclass(frozen=True)
 class SelectedTest:
-    """One required Tempest test of one capability."""
+    """One required Tempest test of one capability; ``test_id`` is Tempest's
+    exact id when the test was selected from a listing (``--all``)."""
 
     capability: Capability
     test: TempestTest
+    test_id: str | None = None
 
     @property
     def service(self) -> str:
@@ -151,3 +162,70 @@ def map_results(
     ran = {s.idempotent_id.lower() for s in found.values()}
     missing = [s for iid, s in by_id.items() if iid not in ran]
     return found, missing
+
+
+#: Each service's API tests in Tempest (``--all --service S``).
+API_PACKAGES = {
+    "identity": "tempest.api.identity",
+    "image": "tempest.api.image",
+    "compute": "tempest.api.compute",
+    "network": "tempest.api.network",
+    "block-storage": "tempest.api.volume",
+}
+
+
+def all_tests_include_list(services: Iterable[str] | None = None, regex: str | None = None) -> str:
+    """The include list of ``--all``: ``regex`` when given, else the API
+    tests of ``services``, else every test discovery finds (Tempest's and
+    its installed plugins')."""
+    if regex is not None:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ValueError(f"--regex {regex!r}: {exc}") from None
+        return f"# --regex\n{regex}\n"
+    if services:
+        unknown = [s for s in services if s not in API_PACKAGES]
+        if unknown:
+            raise ValueError(f"unknown service(s) {', '.join(unknown)}; services: {', '.join(SERVICES)}")
+        return "".join(f"# {s}\n^{re.escape(API_PACKAGES[s])}\\.\n" for s in services)
+    return "# every test of Tempest and its installed plugins\n.\n"
+
+
+def group_of(test_id: str) -> str:
+    """What a test counts under when the guideline does not name it: its
+    service (``compute``…) for Tempest's API tests, ``tempest-<area>`` for
+    Tempest's others (``tempest-scenario``), a plugin's top package."""
+    name = _name(test_id)
+    for service, package in API_PACKAGES.items():
+        if name.startswith(package + "."):
+            return service
+    parts = name.split(".")
+    if parts[0] == "tempest":
+        area = parts[2] if len(parts) > 3 and parts[1] == "api" else parts[1] if len(parts) > 2 else ""
+        return f"tempest-{area}" if area else "tempest"
+    return parts[0]
+
+
+def select_listed(
+    listed: Iterable[str], guideline: Guideline | None = None, *, component: str = DEFAULT_COMPONENT
+) -> list[SelectedTest]:
+    """One selected test per listed Tempest id, in the listing's order: under
+    the capability the guideline requires it for, else under a capability
+    named ``tempest:<group>`` (:func:`group_of`). Nothing is flagged: with
+    ``--all`` every test counts."""
+    required: dict[str, Capability] = {}
+    if guideline is not None:
+        for cap in guideline.required(component):
+            for t in cap.tests:
+                required.setdefault(t.idempotent_id.lower(), cap)
+    out: list[SelectedTest] = []
+    for tid in dict.fromkeys(listed):
+        iid = idempotent_id_of(tid) or ""
+        cap = required.get(iid) if iid else None
+        if cap is None:
+            group = group_of(tid)
+            cap = Capability(name=f"tempest:{group}", project=group, description=f"Tempest tests of {group}",
+                             admin=False, required_since="")
+        out.append(SelectedTest(cap, TempestTest(_name(tid), iid), tid))
+    return out

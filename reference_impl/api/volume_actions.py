@@ -33,6 +33,7 @@ from .routing import ApiRequest, Reply
 from .volume_base import VOLUME_STATUSES, boolean, check_metadata, library_errors, route, stamp, text, whole
 from .volume_quotas import check as check_quota
 from .volume_store import CinderRuntime, CinderStore, runtime
+from .volume_types import find_type, type_view
 from .volume_volumes import find_volume, start_delete
 
 IMAGES_POOL = "images"
@@ -258,9 +259,16 @@ def _upload_image(req: ApiRequest, row: dict, body: Any) -> Reply:
         rt.store.set_volume_status_if(row["id"], ("uploading",), back_to)
     return Reply({"os-volume_upload_image": {
         "id": row["id"], "updated_at": stamp(time.time()), "status": "uploading",
-        "display_description": row["description"], "size": row["size"], "volume_type": None,
+        "display_description": row["description"], "size": row["size"],
+        "volume_type": _type_of(req, row),
         "image_id": image_id, "container_format": "bare", "disk_format": disk_format, "image_name": name}},
         status=202)
+
+
+def _type_of(req: ApiRequest, row: dict) -> dict | None:
+    """The volume's type as Cinder's upload answer carries it (an object), or None."""
+    found = find_type(row["volume_type"])
+    return type_view(found, admin=req.context.is_admin) if found is not None else None
 
 
 def _work_dir(req: ApiRequest) -> Path:

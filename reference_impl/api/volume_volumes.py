@@ -65,14 +65,15 @@ def volume_view(req: ApiRequest, row: dict, *, extended: bool = True) -> dict:
         "snapshot_id": row["snapshot_id"], "source_volid": row["source_volid"],
         "metadata": visible_metadata(row), "attachments": [attachment_view(a) for a in row["attachments"]],
         "links": links(req, "volumes", row["id"]), "user_id": row["user_id"], "encrypted": False,
-        "multiattach": False, "replication_status": None, "consistencygroup_id": None, "migration_status": None,
+        "multiattach": False, "replication_status": None, "consistencygroup_id": None,
     }
     if not extended:
         return doc
     doc["os-vol-tenant-attr:tenant_id"] = row["project_id"]
     if row["image_metadata"] is not None:
         doc["volume_image_metadata"] = dict(row["image_metadata"])
-    if req.context.is_admin:
+    if req.context.is_admin:  # Cinder shows migration to admins only
+        doc["migration_status"] = None
         doc["os-vol-host-attr:host"] = BACKEND_HOST
         doc["os-vol-mig-status-attr:migstat"] = None
         doc["os-vol-mig-status-attr:name_id"] = None

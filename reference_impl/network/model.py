@@ -127,6 +127,12 @@ class SecurityGroup:
     description: str = ""
 
 
+#: IP protocol numbers of the protocols a rule may name.
+PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132}
+#: A remote prefix that means "from / to anywhere", as no prefix does.
+ANY_PREFIXES = ("0.0.0.0/0", "::/0")
+
+
 @dataclass
 class SecurityGroupRule:
     id: str
@@ -141,9 +147,15 @@ class SecurityGroupRule:
     remote_group_id: str | None = None
 
     def key(self) -> tuple:
-        """What makes two rules the same rule (Neutron refuses duplicates)."""
-        return (self.security_group_id, self.direction, self.ethertype, self.protocol,
-                self.port_range_min, self.port_range_max, self.remote_ip_prefix, self.remote_group_id)
+        """What makes two rules the same rule (Neutron refuses duplicates),
+        whatever the spelling: a protocol by name or number (udp is 17), and
+        "anywhere" as no prefix or as 0.0.0.0/0 / ::/0."""
+        protocol = self.protocol
+        if protocol is not None:
+            protocol = str(PROTOCOL_NUMBERS.get(protocol, protocol))
+        prefix = None if self.remote_ip_prefix in ANY_PREFIXES else self.remote_ip_prefix
+        return (self.security_group_id, self.direction, self.ethertype, protocol,
+                self.port_range_min, self.port_range_max, prefix, self.remote_group_id)
 
 
 def _build(cls, data: dict[str, Any]):

@@ -31,7 +31,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from .model import EGRESS, INGRESS, IPV4, SecurityGroupRule, Subnet
+from .model import EGRESS, INGRESS, IPV4, PROTOCOL_NUMBERS, SecurityGroupRule, Subnet
 from .names import ROUTER_NAT_TABLE, SG_FILTER_TABLE, SG_MARK_TABLE
 
 DHCP_LEASE_SECONDS = 86400
@@ -163,7 +163,6 @@ PORT_SHIFT = 16
 PORT_MASK = 0xFFFF
 ICMPV6_ND_IN = "nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-query"
 ICMPV6_ND_OUT = "nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report, mld2-listener-report"
-PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132}
 
 
 @dataclass(frozen=True)

@@ -305,6 +305,19 @@ def test_rules_are_normalised_and_duplicates_refused(plane):
             remote_group_id="nope")
 
 
+def test_duplicates_are_found_whatever_the_spelling(plane):
+    # Neutron compares protocol numbers, and takes 0.0.0.0/0 / ::/0 for "anywhere" (no prefix)
+    group = plane.create_security_group("g")
+    plane.create_security_group_rule(group.id, "ingress", protocol="udp", port_range_min=53)
+    refused(plane, E.SecurityGroupRuleExists, plane.create_security_group_rule, group.id, "ingress",
+            protocol="17", port_range_min=53, port_range_max=53)
+    # a new group's default egress rules have no prefix
+    refused(plane, E.SecurityGroupRuleExists, plane.create_security_group_rule, group.id, "egress",
+            ethertype="IPv6", remote_ip_prefix="::/0")
+    rule = plane.create_security_group_rule(group.id, "ingress", protocol="6", port_range_min=53)
+    assert rule.protocol == "6", "the protocol is kept as written"
+
+
 def test_groups_in_use_cannot_be_deleted_and_remote_references_go_with_them(plane, net):
     a, b = plane.create_security_group("a"), plane.create_security_group("b")
     plane.create_security_group_rule(a.id, "ingress", remote_group_id=b.id)

@@ -179,7 +179,44 @@ def test_stestr_arguments_after_a_double_dash_reach_stestr_run(monkeypatch):
 
     args = build_parser().parse_args(["tempest", "--admin-cloud", "adm", "--interop", "--", "--exclude-regex",
                                       "resize"])
-    assert args.interop is True and [a for a in args.stestr_args if a != "--"] == ["--exclude-regex", "resize"]
+    assert args.all_tests is False and [a for a in args.stestr_args if a != "--"] == ["--exclude-regex", "resize"]
     monkeypatch.setattr(runner, "find_tool", lambda name: name)
     cmd = runner.stestr_run_command(runner.Workspace(__import__("pathlib").Path("/w")), 2, ["--exclude-regex", "resize"])
     assert cmd[:2] == ["stestr", "run"] and cmd[-2:] == ["--exclude-regex", "resize"] and "--subunit" in cmd
+
+
+PLUGIN_TEST = "example_tempest_plugin.tests.api.test_widgets.WidgetsTest.test_list[id-11111111-2222-3333-4444-555555555555]"
+
+
+def test_all_counts_every_listed_test_plugins_included(clouds, tmp_path, fake, capsys):
+    ids = _ids()
+    sub = ids["create"].replace("TokensV3Test", "TokensV3SubTest")  # a subclass: same idempotent id
+    fake["results"] = [TempestResult(ids["create"], "pass", 0.1), TempestResult(sub, "pass", 0.1),
+                       TempestResult(PLUGIN_TEST, "fail", 0.3, "widgets: 500")]
+    argv = ["tempest", "--cloud", "lab", "--admin-cloud", "lab-admin", "--clouds-yaml", str(clouds),
+            "--workdir", str(tmp_path / "ws"), "--all", "--report-dir", str(tmp_path / "rep")]
+    assert main(argv) == 1  # the plugin's test failed: with --all every test counts
+    out = capsys.readouterr().out
+    assert "every test of all services (Tempest's and its installed plugins')" in out
+    assert (tmp_path / "ws" / "include-list.txt").read_text().splitlines()[-1] == "."
+    result = RunResult.from_json((tmp_path / "rep" / "summary.json").read_text())
+    by_node = {t.nodeid: t for t in result.tests}
+    assert len(by_node) == 3, "a subclass's test is its own test, not folded into its parent's id"
+    assert by_node["tempest/" + PLUGIN_TEST.split("[")[0]].capability == "tempest:example_tempest_plugin"
+    assert by_node["tempest/" + ids["create"].split("[")[0]].capability == "identity-v3-tokens-create"
+    report = json.loads((tmp_path / "ws" / "results.json").read_text())
+    assert report["selection"] == "all" and report["counts"]["example_tempest_plugin"]["fail"] == 1
+
+    fake["results"] = fake["results"][:2]
+    assert main([*argv, "--regex", r"^tempest\.api\.identity\."]) == 0
+    assert (tmp_path / "ws" / "include-list.txt").read_text().splitlines()[-1] == r"^tempest\.api\.identity\."
+
+
+def test_regex_needs_all_and_must_compile(clouds, tmp_path, fake, capsys):
+    assert main(_argv(clouds, tmp_path, "--regex", "x")) == 2
+    assert "give it with --all" in capsys.readouterr().err
+    assert main(_argv(clouds, tmp_path, "--all", "--regex", "(")) == 2
+    assert "--regex '('" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(_argv(clouds, tmp_path, "--all", "--interop"))
+    assert exc.value.code == 2

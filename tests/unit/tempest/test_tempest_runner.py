@@ -148,3 +148,23 @@ def test_listing_failure_is_a_clear_error(tmp_path, monkeypatch):
     ws = runner.prepare_workspace(tmp_path / "ws", "[DEFAULT]\n", "^x\n")
     with pytest.raises(runner.TempestRunError, match=r"stestr list failed \(exit 3\):\nImportError: no tempest"):
         runner.list_tests(ws)
+
+
+def test_parse_test_listing_keeps_plugin_tests_and_drops_noise():
+    text = ("WARNING: something about a deprecated option\n"
+            "tempest.api.identity.v3.test_tokens.TokensV3Test.test_create_token[id-6f8e4436-fc96-4282-8122-e41df57197a9,smoke]\n"
+            "  barbican_tempest_plugin.tests.api.test_secrets.SecretsTest.test_create[id-1]  \n"
+            "\n"
+            "2026-11-24 12:00:00.123 1 INFO tempest [-] Using tempest config file /w/etc/tempest.conf\n")
+    assert runner.parse_test_listing(text) == [
+        "tempest.api.identity.v3.test_tokens.TokensV3Test.test_create_token[id-6f8e4436-fc96-4282-8122-e41df57197a9,smoke]",
+        "barbican_tempest_plugin.tests.api.test_secrets.SecretsTest.test_create[id-1]"]
+
+
+def test_all_identity_lists_more_than_the_guideline_requires(tmp_path):
+    # real Tempest discovery (no cloud): --all --service identity is every identity API test
+    ws = runner.prepare_workspace(tmp_path / "ws", "[DEFAULT]\n", testlist.all_tests_include_list(["identity"]))
+    listed = runner.list_tests(ws, timeout=300)
+    required = testlist.select(load_guideline(), ["identity"])
+    assert len(listed) > 5 * len(required) and all(t.startswith("tempest.api.identity.") for t in listed)
+    assert {s.idempotent_id for s in required} <= {testlist.idempotent_id_of(t) for t in listed}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from octoprobe.interop import Capability, Guideline, TempestTest
+import pytest
+
+from octoprobe.interop import Capability, Guideline, TempestTest, load_guideline
 from octoprobe.tempest import summary
 from octoprobe.tempest.results import TempestResult, parse_subunit
 from octoprobe.tempest.testlist import select
@@ -119,3 +121,22 @@ def test_a_failed_tear_down_does_not_turn_a_skipped_class_into_a_failure():
     ])
     other = next(v for v in rows if v.selected.test.name.endswith("test_other"))
     assert other.status == "skip" and "DiskConfig" in other.reason
+
+
+def test_verdicts_listed_match_exact_ids_fixture_errors_and_not_run():
+    from octoprobe.tempest import testlist
+    from octoprobe.tempest.summary import verdicts_listed
+
+    base = "tempest.api.compute.servers.test_a.ServersTest.test_x[id-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee]"
+    sub = base.replace("ServersTest", "ServersSubTest")
+    broken = "tempest.api.compute.servers.test_b.BrokenTest.test_y[id-bbbbbbbb-bbbb-cccc-dddd-eeeeeeeeeeee]"
+    lost = "tempest.api.compute.servers.test_c.LostTest.test_z[id-cccccccc-bbbb-cccc-dddd-eeeeeeeeeeee]"
+    selected = testlist.select_listed([base, sub, broken, lost])
+    results = [TempestResult(base, "pass", 1.0), TempestResult(sub, "fail", 2.0, "boom"),
+               TempestResult("setUpClass (tempest.api.compute.servers.test_b.BrokenTest)", "fail", 0.0, "no net")]
+    rows = verdicts_listed(selected, results)
+    assert [(v.status, v.duration) for v in rows[:2]] == [("pass", 1.0), ("fail", 2.0)]
+    assert rows[2].status == "fail" and "setUpClass failed" in rows[2].reason and "no net" in rows[2].reason
+    assert rows[3].status == "not run" and rows[3].failed
+    with pytest.raises(ValueError, match="not selected from a listing"):
+        verdicts_listed(select(load_guideline(), ["identity"])[:1], [])

@@ -109,3 +109,40 @@ def test_map_results_and_the_preferred_of_several_tests_with_one_id(guideline):
     assert testlist.preferred(create, [sub]) == sub
     with pytest.raises(ValueError):
         testlist.preferred(create, [])
+
+
+def test_all_tests_include_list_by_regex_service_or_everything():
+    assert _regexes(testlist.all_tests_include_list())[0].search("plugin_x.tests.test_a.T.test_b")
+    compute = _regexes(testlist.all_tests_include_list(["compute", "block-storage"]))
+    assert [bool(r.search("tempest.api.compute.servers.test_x.T.test_y")) for r in compute] == [True, False]
+    assert compute[1].search("tempest.api.volume.test_volumes_get.T.test_z")
+    assert not any(r.search("tempest.api.computeish.T.t") for r in compute)
+    assert testlist.all_tests_include_list(["compute"], regex="^x$").endswith("^x$\n")
+    with pytest.raises(ValueError, match="--regex"):
+        testlist.all_tests_include_list(regex="(")
+    with pytest.raises(ValueError, match="unknown service"):
+        testlist.all_tests_include_list(["volume"])
+
+
+@pytest.mark.parametrize("test_id, group", [
+    (TOKEN_TEST, "identity"),
+    ("tempest.api.volume.test_volumes_get.VolumesGetTest.test_x[id-1]", "block-storage"),
+    ("tempest.api.object_storage.test_container.T.test_x", "tempest-object_storage"),
+    ("tempest.scenario.test_minimum_basic.TestMinimumBasicScenario.test_minimum_basic_scenario", "tempest-scenario"),
+    ("barbican_tempest_plugin.tests.api.test_secrets.SecretsTest.test_create[id-2]", "barbican_tempest_plugin"),
+])
+def test_group_of(test_id, group):
+    assert testlist.group_of(test_id) == group
+
+
+def test_select_listed_maps_known_ids_to_their_capability_and_others_to_their_group(guideline):
+    other = "tempest.api.compute.admin.test_x.T.test_y[id-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee,smoke]"
+    plugin = "p_tempest_plugin.tests.test_w.W.test_v"
+    selected = testlist.select_listed([TOKEN_TEST, other, plugin, other], guideline)
+    assert [s.test_id for s in selected] == [TOKEN_TEST, other, plugin]  # each once, in order
+    assert selected[0].capability.name == "identity-v3-tokens-create" and selected[0].service == "identity"
+    assert selected[1].capability.name == "tempest:compute" and selected[1].service == "compute"
+    assert selected[1].idempotent_id == "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    assert selected[2].capability.name == "tempest:p_tempest_plugin" and selected[2].idempotent_id == ""
+    assert not any(s.flagged for s in selected)
+    assert selected[0].test.name == TOKEN_TEST.split("[")[0]
