@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -121,6 +122,29 @@ def _read_objects(ref_cloud, tmp_path, sums: dict[str, str]) -> tuple[list[str],
         if hashlib.sha256(out.read_bytes()).hexdigest() != expected:
             corrupt.append(name)
     return lost, corrupt
+
+
+def _allocated_bytes(ref_cloud) -> int:
+    """What the OSDs' sparse block files take on the machine's disk."""
+    return sum(p.stat().st_blocks * 512 for p in (ref_cloud.state_dir / "osd").glob("ceph-*/block"))
+
+
+def test_osd_files_grow_with_the_data_not_with_every_write(ref_cloud):
+    # BlueStore cannot hand freed space back to a sparse file; its allocator must reuse it, or every
+    # round of writing and removing makes the files bigger until they are whole (8 GiB each)
+    def write_and_remove(run: str) -> int:
+        out = ref_cloud.tool("rados", "-p", "volumes", "bench", "2", "write", "-b", str(4 << 20), "-t", "2",
+                             "--run-name", run, timeout=120)
+        objects = int(re.search(r"Total writes made:\s+(\d+)", out).group(1))
+        ref_cloud.tool("rados", "-p", "volumes", "cleanup", "--run-name", run, timeout=120)
+        return objects * (4 << 20) * 3  # bytes written, three copies
+
+    write_and_remove("octoprobe-alloc-0")  # the first round takes new space
+    before = _allocated_bytes(ref_cloud)
+    written = sum(write_and_remove(f"octoprobe-alloc-{i}") for i in (1, 2, 3))
+    grown = _allocated_bytes(ref_cloud) - before
+    assert grown < written // 8, (f"the OSD files grew by {grown >> 20} MiB while {written >> 20} MiB (raw) were "
+                                  "written and removed again: freed space is not reused")
 
 
 def _wait_for(predicate, timeout: float, what: str):

@@ -65,3 +65,17 @@ racks:
     assert [s for s in conf.sections() if s.startswith("osd.")] == ["osd.0", "osd.1", "osd.2"]
     assert conf["osd.2"]["crush_location"] == "root=default rack=b host=b1"
     assert conf["osd.1"]["bluestore_block_size"] == str(3 * 2**30)
+
+
+def test_aio_limit_is_raised_only_when_the_osds_would_not_fit(tmp_path):
+    from octoprobe.reference_impl.ceph_cluster import AIO_MAX_NR, ensure_aio_headroom
+
+    said = []
+    (tmp_path / "aio-nr").write_text("59392\n")
+    (tmp_path / "aio-max-nr").write_text("65536\n")
+    ensure_aio_headroom(1, said.append, tmp_path)
+    assert (tmp_path / "aio-max-nr").read_text() == "65536\n" and not said, "one more OSD fits"
+    ensure_aio_headroom(8, said.append, tmp_path)
+    assert (tmp_path / "aio-max-nr").read_text() == f"{AIO_MAX_NR}\n"
+    assert said == [f"ceph: fs.aio-max-nr raised from 65536 to {AIO_MAX_NR} (59392 in use; an OSD takes about 2048)"]
+    ensure_aio_headroom(8, said.append, tmp_path / "missing")  # no /proc: nothing to check, no error
