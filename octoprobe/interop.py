@@ -70,6 +70,7 @@ SERVICES = {
 EXTRA_CAPABILITIES = {
     "identity-v3-projects-get": "Show a project; unknown ones are 404 (octoprobe)",
     "identity-v3-rbac": "Identity policy: members may not administer users; tenants see only their own (octoprobe)",
+    "dreamcompute-ssh-keypair": "A server lets its keypair's owner in by SSH, and no other key (octoprobe)",
     "dreamcompute-server-addresses": "A server gets a private IPv4 and an IPv6 address from its network (octoprobe)",
     "dreamcompute-security-groups-filter": "A security group rule opens a port that was closed; removing it closes it "
     "again (octoprobe)",

@@ -1,5 +1,5 @@
 """The data plane behind the API: the shared server answers SSH with its
-keypair, and the guest agrees with what the API says about it — its host
+keypair and with no other key (dreamcompute-ssh-keypair), and the guest agrees with what the API says about it — its host
 name is the server's name (compute-servers-host), its CPU count the
 flavor's vcpus (compute-servers-verify), as Tempest checks them with SSH.
 
@@ -24,6 +24,7 @@ from octoprobe.remote import load_private_key
 from .nova import addresses_of, check_status, json_body
 
 HOST = "compute-servers-host"
+KEYPAIR = "dreamcompute-ssh-keypair"
 VERIFY = "compute-servers-verify"
 SSH_USER_ENV = "OCTOPROBE_COMPUTE_SSH_USER"
 SSH_TIMEOUT = 240.0
@@ -138,3 +139,21 @@ def test_guest_has_the_servers_addresses(guest, nova, server):
     configured = _run(guest, "ip -o addr show 2>/dev/null || ifconfig -a")
     missing = [a for a in addresses_of(shown, kind="fixed") if a not in configured]
     assert not missing, f"the guest lacks the server's addresses {missing}: {configured[:500]}"
+
+
+@pytest.mark.capability(KEYPAIR, "5d0b7d64-3b8e-4f0a-9f57-0c6b1f2a8e31")
+def test_server_takes_its_keypair_and_no_other_key(guest, server, server_keypair):
+    """The server let the keypair's owner in (the ``guest`` session) with the
+    keypair's public key installed for that user; a key of the same kind that
+    is not the keypair's is refused."""
+    installed = _run(guest, "cat ~/.ssh/authorized_keys")
+    public = server_keypair["public_key"].split()[:2]  # type and key, without the comment
+    assert " ".join(public) in installed, f"the keypair's public key is not in authorized_keys: {installed[:300]}"
+    address = guest.get_transport().getpeername()[0]
+    stranger = paramiko.RSAKey.generate(2048) if public[0] == "ssh-rsa" else paramiko.ECDSAKey.generate()
+    try:
+        client = _connect(address, stranger, os.environ.get(SSH_USER_ENV, "root"))
+    except paramiko.AuthenticationException:
+        return
+    client.close()
+    raise AssertionError(f"server {server.id} let in a key that is not its keypair's")
