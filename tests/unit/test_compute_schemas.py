@@ -6,12 +6,12 @@ The recorded bodies are inline (a generated private key is redacted)."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 
 from octoprobe.schemas import ResponseSchemaError, Schemas
+from schema_cases import problem_paths, recorded_from
 
 RECORDED = json.loads(r'''
 {
@@ -717,14 +717,8 @@ CASES = {
 }
 
 
-def recorded(name: str) -> dict:
-    return copy.deepcopy(RECORDED[name])
-
-
-def paths(schemas: Schemas, name: str, body) -> list[str]:
-    with pytest.raises(ResponseSchemaError) as info:
-        schemas.validate(name, body)
-    return sorted(p.path for p in info.value.problems)
+recorded = recorded_from(RECORDED)
+paths = problem_paths
 
 
 @pytest.mark.parametrize("mode", ["strict", "lenient"])

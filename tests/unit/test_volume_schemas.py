@@ -7,12 +7,12 @@ The recorded bodies are inline (the extension list is cut to two)."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 
 from octoprobe.schemas import ResponseSchemaError, Schemas
+from schema_cases import problem_paths, recorded_from
 
 RECORDED = json.loads(r'''
 {
@@ -417,14 +417,8 @@ CASES = {
 }
 
 
-def recorded(name: str) -> dict:
-    return copy.deepcopy(RECORDED[name])
-
-
-def paths(schemas: Schemas, name: str, body) -> list[str]:
-    with pytest.raises(ResponseSchemaError) as info:
-        schemas.validate(name, body)
-    return sorted(p.path for p in info.value.problems)
+recorded = recorded_from(RECORDED)
+paths = problem_paths
 
 
 @pytest.mark.parametrize("mode", ["strict", "lenient"])
