@@ -63,7 +63,9 @@ def _object_schema(key: str, properties: dict, required: list[str] = ()) -> dict
         "type": "object", "required": list(required), "properties": properties}}}
 
 
-PROJECT_PROPS = {"name": _name, "domain_id": _name, "description": _str, "enabled": _bool,
+#: Keystone limits a project's name to 64 characters (a user's or role's to 255)
+_project_name = {"type": "string", "minLength": 1, "maxLength": 64}
+PROJECT_PROPS = {"name": _project_name, "domain_id": _name, "description": _str, "enabled": _bool,
                  "tags": {"type": "array", "items": {"type": "string", "maxLength": 255}},
                  "parent_id": _str, "is_domain": _bool}
 USER_PROPS = {"name": _name, "domain_id": _name, "password": {"type": ["string", "null"]}, "enabled": _bool,

@@ -109,6 +109,10 @@ def test_admin_manages_projects_users_and_roles(api):
     assert p.status_code == 201
     pid = p.json()["project"]["id"]
     assert api.client.post("/identity/v3/projects", json={"project": {"name": "p1"}}, headers=h).status_code == 409
+    # Keystone's limit on a project's name is 64 characters (Tempest's test_create_project_with_name_length_over_64)
+    long = api.client.post("/identity/v3/projects", json={"project": {"name": "a" * 65}}, headers=h)
+    assert long.status_code == 400 and long.json()["error"]["code"] == 400, long.text
+    assert api.client.post("/identity/v3/projects", json={"project": {"name": "b" * 64}}, headers=h).status_code == 201
     u = api.client.post("/identity/v3/users", json={"user": {"name": "u1", "password": "pw1"}}, headers=h)
     assert u.status_code == 201 and "password" not in u.json()["user"]
     uid = u.json()["user"]["id"]
