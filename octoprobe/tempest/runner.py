@@ -331,12 +331,14 @@ def leftovers(before: Snapshot, after: Snapshot) -> dict[str, dict[str, str]]:
     return out
 
 
+#: In dependency order: what uses something goes before it (a volume cloned from an image, a
+#: snapshot of a volume, a server on a network), projects and roles last.
 _DELETERS = {
     "servers": lambda c, i: c.compute.delete_server(i, ignore_missing=True),
+    "snapshots": lambda c, i: c.block_storage.delete_snapshot(i, ignore_missing=True),
+    "volumes": lambda c, i: c.block_storage.delete_volume(i, ignore_missing=True),
     "images": lambda c, i: c.image.delete_image(i, ignore_missing=True),
     "flavors": lambda c, i: c.compute.delete_flavor(i, ignore_missing=True),
-    "volumes": lambda c, i: c.block_storage.delete_volume(i, ignore_missing=True),
-    "snapshots": lambda c, i: c.block_storage.delete_snapshot(i, ignore_missing=True),
     "routers": lambda c, i: c.network.delete_router(i, ignore_missing=True),
     "networks": lambda c, i: c.network.delete_network(i, ignore_missing=True),
     "security_groups": lambda c, i: c.network.delete_security_group(i, ignore_missing=True),
@@ -346,18 +348,33 @@ _DELETERS = {
 }
 
 
-def delete_leftovers(conn: Any, found: Mapping[str, Mapping[str, str]], *, prefix: str = RESOURCE_PREFIX) -> list[str]:
+def delete_leftovers(conn: Any, found: Mapping[str, Mapping[str, str]], *, prefix: str = RESOURCE_PREFIX,
+                     retry_for: float = 60.0, interval: float = 2.0) -> list[str]:
     """Delete the leftovers named ``<prefix>...`` (servers first, projects
-    last); returns one line per resource: deleted, or why not."""
-    lines: list[str] = []
+    last); returns one line per resource: deleted, or why not. Deletes are
+    often asynchronous (a volume still going when its image is deleted
+    answers 409), so what failed is tried again, in the same order, until
+    ``retry_for`` seconds have passed."""
+    lines: dict[tuple[str, str], str] = {}
+    pending: list[tuple[str, str, str]] = []
     for kind in _DELETERS:
         for rid, name in (found.get(kind) or {}).items():
             if not name.lower().startswith(prefix.lower()):
-                lines.append(f"{kind} {rid} ({name or 'no name'}): left alone, not named {prefix}-*")
-                continue
+                lines[(kind, rid)] = f"{kind} {rid} ({name or 'no name'}): left alone, not named {prefix}-*"
+            else:
+                pending.append((kind, rid, name))
+    deadline = time.monotonic() + retry_for
+    while pending:
+        failed = []
+        for kind, rid, name in pending:
             try:
                 _DELETERS[kind](conn, rid)
-                lines.append(f"{kind} {rid} ({name}): deleted")
+                lines[(kind, rid)] = f"{kind} {rid} ({name}): deleted"
             except Exception as exc:
-                lines.append(f"{kind} {rid} ({name}): delete failed: {type(exc).__name__}")
-    return lines
+                lines[(kind, rid)] = f"{kind} {rid} ({name}): delete failed: {type(exc).__name__}"
+                failed.append((kind, rid, name))
+        if not failed or time.monotonic() + interval > deadline:
+            break
+        pending = failed
+        time.sleep(interval)
+    return list(lines.values())

@@ -79,6 +79,32 @@ def test_delete_leftovers_touches_only_tempest_names_servers_before_projects():
     assert "projects p2 (tempest-X-1): deleted" in lines
 
 
+def test_delete_leftovers_deletes_volumes_before_images_and_retries_what_was_still_in_use():
+    calls = []
+    volume_gone = []
+
+    def delete_volume(rid, ignore_missing):
+        calls.append(("volume", rid))
+        volume_gone.append(rid)
+
+    def delete_image(rid, ignore_missing):
+        calls.append(("image", rid))
+        if len([c for c in calls if c[0] == "image"]) < 3:  # the volume's clone is still going away
+            raise RuntimeError("409 Conflict: image in use")
+
+    conn = SimpleNamespace(block_storage=SimpleNamespace(delete_volume=delete_volume),
+                           image=SimpleNamespace(delete_image=delete_image))
+    found = {"images": {"i1": "tempest-img"}, "volumes": {"v1": "tempest-vol"}}
+    lines = runner.delete_leftovers(conn, found, retry_for=5, interval=0.01)
+    assert calls == [("volume", "v1"), ("image", "i1"), ("image", "i1"), ("image", "i1")]
+    assert lines == ["volumes v1 (tempest-vol): deleted", "images i1 (tempest-img): deleted"]
+
+    calls.clear()
+    conn.image.delete_image = lambda rid, ignore_missing: (_ for _ in ()).throw(RuntimeError("409"))
+    lines = runner.delete_leftovers(conn, {"images": {"i2": "tempest-stuck"}}, retry_for=0.05, interval=0.01)
+    assert lines == ["images i2 (tempest-stuck): delete failed: RuntimeError"]
+
+
 def test_snapshot_reports_kinds_it_cannot_list():
     def boom():
         raise RuntimeError("404 not found")
