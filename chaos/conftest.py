@@ -3,7 +3,7 @@
     pytest chaos/                               # the reference cloud of $OCTOPROBE_STATE_DIR / $OCTOPROBE_PREFIX
     pytest chaos/ --reference-state-dir DIR --reference-prefix octc
     pytest chaos/ --chaos-dry-run               # print every plan; inject nothing, write nothing
-    pytest chaos/ --inventory lab.yaml --allow-destructive   # a lab (drivers to come: skipped)
+    pytest chaos/ --inventory lab.yaml --allow-destructive   # a lab: SSH, BMCs, switch ports
 
 Against the bundled reference cloud the scenarios run without
 ``--allow-destructive`` (it exists to be broken); against anything else they
@@ -27,14 +27,12 @@ import pytest
 
 from octoprobe.chaos.report import timeline_report
 from octoprobe.chaos.scenario import ScenarioConfig, ScenarioRefused, ScenarioResult
-from octoprobe.chaos.target import ChaosTarget, TargetUnavailable, open_reference_target
+from octoprobe.chaos.target import ChaosTarget, TargetUnavailable, open_lab_target, open_reference_target
 from octoprobe.config_yaml import parse_size
-from octoprobe.faults import FaultGuard
+from octoprobe.faults import FaultGuard, FaultUnsupported
 from octoprobe.reference_impl.state import default_prefix, default_state_dir
 from octoprobe.report.results import TIMELINE_PROPERTY
 
-LAB_REASON = ("the chaos suite's lab drivers (SSH + systemd, sysfs, IPMI/Redfish power, switch ports) are not "
-              "implemented yet; run it against the reference cloud (without --inventory)")
 RESULT = pytest.StashKey[ScenarioResult]()
 PLANS = pytest.StashKey[list]()
 
@@ -46,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "~/.local/state/octoprobe/cloud)")
     group.addoption("--reference-prefix", dest="chaos_prefix", metavar="PREFIX",
                     help="its kernel-object prefix (default: $OCTOPROBE_PREFIX, else octo)")
+    group.addoption("--lab-state-dir", dest="chaos_lab_state_dir", metavar="DIR", type=Path,
+                    help="with --inventory: where the lab's fault journal is kept (default: "
+                         "~/.local/state/octoprobe/chaos-<inventory name>)")
     group.addoption("--chaos-dry-run", dest="chaos_dry_run", action="store_true", default=False,
                     help="print each scenario's plan (what will be killed, the expected outcome) and do nothing")
     group.addoption("--chaos-data", dest="chaos_data", default="256MiB", metavar="SIZE",
@@ -128,20 +129,32 @@ def _tell(config: pytest.Config, line: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def chaos_target(pytestconfig: pytest.Config) -> ChaosTarget:
-    """The cluster the scenarios break (session): today the reference cloud."""
-    if _lab(pytestconfig):
-        pytest.skip(LAB_REASON)
+def chaos_target(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Iterator[ChaosTarget]:
+    """The cluster the scenarios break (session): the reference cloud, or the
+    lab of ``--inventory``."""
     opt = pytestconfig.option
+    if _lab(pytestconfig):
+        inventory = request.getfixturevalue("inventory")  # the plugin's, loaded and checked at start
+        try:
+            target = open_lab_target(inventory, state_dir=opt.chaos_lab_state_dir, heal=not opt.chaos_dry_run,
+                                     say=lambda m: _tell(pytestconfig, m))
+        except TargetUnavailable as exc:
+            pytest.skip(str(exc))
+        try:
+            yield target
+        finally:
+            target.close()
+        return
     state_dir = opt.chaos_state_dir or default_state_dir()
     try:
         prefix = opt.chaos_prefix or default_prefix()
-        return open_reference_target(state_dir, prefix, say=lambda m: _tell(pytestconfig, m),
-                                     progress=lambda m: _say(pytestconfig, m))
+        target = open_reference_target(state_dir, prefix, say=lambda m: _tell(pytestconfig, m),
+                                       progress=lambda m: _say(pytestconfig, m))
     except TargetUnavailable as exc:
         pytest.skip(str(exc))
     except ValueError as exc:
         raise pytest.UsageError(f"octoprobe chaos: {exc}") from None
+    yield target
 
 
 @pytest.fixture(scope="session")
@@ -170,6 +183,13 @@ class Chaos:
 
     def run(self, name: str) -> ScenarioResult:
         runner = self.target.runner(self.guard, self.config, say=self.say)
+        try:
+            return self._run(runner, name)
+        except FaultUnsupported as exc:  # e.g. a lab node without a BMC: refused before anything was injected
+            _write(self.request.config, name, {"name": name, "refused": str(exc)})
+            pytest.skip(f"scenario {name} refused on {self.target.kind}: {exc}")
+
+    def _run(self, runner: Any, name: str) -> ScenarioResult:
         if self.dry_run:
             plan = runner.plan(name)
             self.request.config.stash[PLANS].append(plan.render())

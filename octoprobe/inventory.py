@@ -7,6 +7,13 @@ know them. A lab inventory is a YAML file (see
 :mod:`octoprobe.config_yaml` so every error names the file, the line and the
 key (``lab.yaml:31: racks[1].nodes[0].bmc.type: ...``).
 
+The optional top-level ``ceph`` block (:class:`CephAccess`) says where the
+chaos suite runs ``ceph`` and ``rados`` (``admin_node``, default the first
+monitor node; ``conf``) and how OSD daemons are controlled (``osd_control:
+systemd | cephadm | commands``, with ``commands`` templates). An OSD may be
+given with its block device (``{id: 0, device: sdb}``), a rack with its
+``uplinks`` (switch ports towards the spine).
+
 Secrets are never written in the file: a BMC or switch password is a
 reference, ``{env: VARIABLE}`` or ``{file: PATH}`` (relative to the
 inventory's directory), read only when used (:meth:`SecretRef.resolve`). A
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -26,6 +34,7 @@ from octoprobe.config_yaml import (
     SCALAR,
     ConfigError,
     Node,
+    as_bool,
     as_int,
     as_list,
     as_str,
@@ -45,6 +54,9 @@ __all__ = [
     "Bmc",
     "Switch",
     "SwitchPort",
+    "OsdTemplates",
+    "CephAccess",
+    "OSD_CONTROLS",
     "LabNode",
     "Rack",
     "Inventory",
@@ -54,6 +66,12 @@ __all__ = [
 #: Roles a lab node can have.
 ROLES = ("control", "compute", "storage", "monitor", "network")
 BMC_TYPES = ("ipmi", "redfish")
+#: How the OSD daemons of a lab node are killed and started (the ``ceph`` block).
+OSD_CONTROLS = ("systemd", "cephadm", "commands")
+#: Switch dialects the chaos suite's switch-port driver speaks.
+SWITCH_TYPES = ("linux", "cumulus", "cumulus-nvue", "sonic")
+#: Fields an OSD command template may use: the OSD id, its device, the cluster's fsid.
+TEMPLATE_FIELDS = ("id", "dev", "fsid")
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,7 @@ class SshAccess:
     user: str
     port: int = 22
     key_file: Path | None = None  # None: the SSH agent / default keys
+    known_hosts: Path | None = None  # None: ~/.ssh/known_hosts
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,7 @@ class Bmc:
     type: str  # ipmi | redfish
     username: str | SecretRef
     password: SecretRef
+    verify_tls: bool = True  # Redfish: check the BMC's certificate (false only for self-signed lab BMCs)
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,9 @@ class Switch:
     type: str | None = None
     username: str | SecretRef | None = None
     password: SecretRef | None = None
+    port: int = 22  # SSH
+    key_file: Path | None = None
+    known_hosts: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -124,15 +147,48 @@ class LabNode:
     bmc: Bmc | None = None
     osds: tuple[int, ...] = ()
     switch_ports: tuple[SwitchPort, ...] = ()
+    osd_devices: tuple[tuple[int, str], ...] = ()  # (OSD id, block device name) where given
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def devices(self) -> dict[int, str]:
+        """OSD id -> its block device (``sdb``), for the OSDs given with one."""
+        return dict(self.osd_devices)
 
 
 @dataclass(frozen=True)
 class Rack:
     name: str
     nodes: tuple[LabNode, ...]
+    uplinks: tuple[SwitchPort, ...] = ()  # the rack's ports towards the spine, if given
+
+
+@dataclass(frozen=True)
+class OsdTemplates:
+    """Shell commands for ``osd_control: commands``; ``{id}``, ``{dev}``, ``{fsid}`` are filled in."""
+
+    kill: str
+    start: str
+    running: str  # exit 0 while the OSD runs
+    disk_offline: str | None = None
+    disk_online: str | None = None
+    disk_check: str | None = None  # exit 0 while the disk is offline
+
+
+@dataclass(frozen=True)
+class CephAccess:
+    """How octoprobe reaches the cluster of a lab: where the ``ceph`` and
+    ``rados`` CLIs run (over SSH) and how OSD daemons are controlled."""
+
+    admin_node: str
+    conf: str = "/etc/ceph/ceph.conf"
+    osd_control: str = "systemd"
+    commands: OsdTemplates | None = None
+    fsid: str | None = None  # cephadm units; read from the cluster when not given
+    client: str = "client.admin"
+    keyring: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +197,7 @@ class Inventory:
     name: str | None
     racks: tuple[Rack, ...]
     switches: tuple[Switch, ...] = ()
+    ceph: CephAccess | None = None
 
     @property
     def nodes(self) -> list[LabNode]:
@@ -223,7 +280,7 @@ class _Parser:
         return name
 
     def inventory(self, root: Node) -> Inventory:
-        top = check_keys(root, allowed=("name", "ssh", "bmc", "switches"), required=("racks",))
+        top = check_keys(root, allowed=("name", "ssh", "bmc", "switches", "ceph"), required=("racks",))
         name = get_str(root, "name", None)
         ssh_defaults = self.ssh_fields(get_mapping(root, "ssh"), defaults={}, need_host=False)
         bmc_defaults = self.bmc_defaults(get_mapping(root, "bmc"))
@@ -236,7 +293,68 @@ class _Parser:
             racks.append(self.rack(rack_node, ssh_defaults, bmc_defaults, switch_names))
         inventory = Inventory(str(root.path), name, tuple(racks), tuple(switches))
         self.check_unique(root, inventory)
+        ceph = self.ceph(get_mapping(root, "ceph"), inventory)
+        if ceph is not None:
+            inventory = Inventory(inventory.path, name, inventory.racks, inventory.switches, ceph)
         return inventory
+
+    def ceph(self, node: Node | None, inventory: Inventory) -> CephAccess | None:
+        monitors = [n.name for n in inventory.nodes if n.has_role("monitor")]
+        if node is None:
+            return CephAccess(admin_node=monitors[0]) if monitors else None
+        fields = check_keys(node, allowed=("admin_node", "conf", "osd_control", "commands", "fsid", "client",
+                                           "keyring"))
+        if "admin_node" in fields:
+            admin = as_str(fields["admin_node"])
+            names = [n.name for n in inventory.nodes]
+            if admin not in names:
+                close = difflib.get_close_matches(admin, names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise fields["admin_node"].error(f"no node {admin!r} in the inventory{hint}")
+        elif monitors:
+            admin = monitors[0]
+        else:
+            raise ConfigError("missing required key 'admin_node' (no node has the role 'monitor' to default to)",
+                              path=node.path, line=node.line, key=node.child_key("admin_node"))
+        control = get_str(node, "osd_control", "systemd")
+        if control not in OSD_CONTROLS:
+            raise fields["osd_control"].error(f"unknown osd_control {control!r}; one of: {', '.join(OSD_CONTROLS)}")
+        commands = None
+        if control == "commands":
+            commands_node = get_mapping(node, "commands", required=True)
+            commands = self.osd_templates(commands_node)
+        elif "commands" in fields:
+            raise fields["commands"].error("commands are used only with 'osd_control: commands'", at_key=True)
+        conf = get_str(node, "conf", "/etc/ceph/ceph.conf")
+        if not conf:
+            raise fields["conf"].error("must not be empty")
+        return CephAccess(admin_node=admin, conf=conf, osd_control=control, commands=commands,
+                          fsid=get_str(node, "fsid", None), client=get_str(node, "client", "client.admin"),
+                          keyring=get_str(node, "keyring", None))
+
+    def osd_templates(self, node: Node) -> OsdTemplates:
+        fields = check_keys(node, allowed=("disk_offline", "disk_online", "disk_check"),
+                            required=("kill", "start", "running"))
+        values = {}
+        for key, child in fields.items():
+            text = as_str(child)
+            if not text.strip():
+                raise child.error("must not be empty")
+            try:
+                used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+            except ValueError as exc:
+                raise child.error(f"not a command template: {exc} (write a literal brace as {{{{ or }}}})") from None
+            unknown = sorted(used - set(TEMPLATE_FIELDS))
+            if unknown:
+                raise child.error(f"unknown field {{{unknown[0]}}}; templates may use "
+                                  + ", ".join(f"{{{f}}}" for f in TEMPLATE_FIELDS))
+            values[key] = text
+        disk = [k for k in ("disk_offline", "disk_online") if k in values]
+        if len(disk) == 1:
+            raise node.error("give both disk_offline and disk_online, or neither")
+        if "disk_check" in values and not disk:
+            raise fields["disk_check"].error("disk_check needs disk_offline and disk_online", at_key=True)
+        return OsdTemplates(**values)
 
     def unique(self, items: list[tuple[str, Node]], what: str) -> None:
         seen: dict[str, Node] = {}
@@ -256,6 +374,8 @@ class _Parser:
                 osds.extend((str(o), n) for o, n in zip(node.osds, osd_nodes, strict=True))
                 port_nodes = get_list(node_node, "switch_ports", [])
                 ports.extend((f"{p.switch} {p.port}", n) for p, n in zip(node.switch_ports, port_nodes, strict=True))
+            uplink_nodes = get_list(rack_node, "uplinks", [])
+            ports.extend((f"{p.switch} {p.port}", n) for p, n in zip(rack.uplinks, uplink_nodes, strict=True))
         self.unique(names, "node name")
         self.unique(osds, "OSD id")
         self.unique(ports, "switch port")
@@ -263,7 +383,7 @@ class _Parser:
     def ssh_fields(self, node: Node | None, defaults: dict, need_host: bool) -> dict:
         fields = dict(defaults)
         if node is not None:
-            allowed = ("user", "port", "key_file")
+            allowed = ("user", "port", "key_file", "known_hosts")
             check_keys(node, allowed=("host", *allowed) if need_host else allowed)
             if "host" in node.value:
                 fields["host"] = get_str(node, "host")
@@ -273,32 +393,42 @@ class _Parser:
                 fields["port"] = get_int(node, "port", min=1, max=65535)
             if "key_file" in node.value:
                 fields["key_file"] = self._path(node.value["key_file"])
+            if "known_hosts" in node.value:
+                fields["known_hosts"] = self._path(node.value["known_hosts"])
         return fields
 
     def bmc_defaults(self, node: Node | None) -> dict[str, Node]:
         if node is None:
             return {}
-        return dict(check_keys(node, allowed=("type", "username", "password")))
+        return dict(check_keys(node, allowed=("type", "username", "password", "verify_tls")))
 
     def switch(self, node: Node) -> Switch:
-        fields = check_keys(node, allowed=("type", "username", "password"), required=("name", "address"))
+        fields = check_keys(node, allowed=("type", "username", "password", "port", "key_file", "known_hosts"),
+                            required=("name", "address"))
+        switch_type = get_str(node, "type", None)
+        if switch_type is not None and switch_type not in SWITCH_TYPES:
+            raise fields["type"].error(f"unknown switch type {switch_type!r}; types: {', '.join(SWITCH_TYPES)}")
         return Switch(
             name=get_str(node, "name"),
             address=get_str(node, "address"),
-            type=get_str(node, "type", None),
+            type=switch_type,
             username=self.user(fields["username"]) if "username" in fields else None,
             password=self.secret(fields["password"]) if "password" in fields else None,
+            port=get_int(node, "port", 22, min=1, max=65535),
+            key_file=self._path(fields["key_file"]) if "key_file" in fields else None,
+            known_hosts=self._path(fields["known_hosts"]) if "known_hosts" in fields else None,
         )
 
     def rack(self, node: Node, ssh_defaults: dict, bmc_defaults: dict[str, Node], switches: set[str]) -> Rack:
-        check_keys(node, required=("name", "nodes"))
+        check_keys(node, allowed=("uplinks",), required=("name", "nodes"))
         name = get_str(node, "name")
         if not name:
             raise node.value["name"].error("must not be empty")
         nodes = [
             self.node(item, name, ssh_defaults, bmc_defaults, switches) for item in get_list(node, "nodes", min_items=1)
         ]
-        return Rack(name, tuple(nodes))
+        uplinks = tuple(self.switch_port(item, switches, interface=False) for item in get_list(node, "uplinks", []))
+        return Rack(name, tuple(nodes), uplinks)
 
     def node(
         self, node: Node, rack: str, ssh_defaults: dict, bmc_defaults: dict[str, Node], switches: set[str]
@@ -328,7 +458,9 @@ class _Parser:
                     line=ssh_node.line,
                     key=ssh_node.child_key(key),
                 )
-        osds = tuple(as_int(item, min=0) for item in get_list(node, "osds", []))
+        osd_items = [self.osd(item) for item in get_list(node, "osds", [])]
+        osds = tuple(i for i, _ in osd_items)
+        devices = tuple((i, dev) for i, dev in osd_items if dev is not None)
         if osds and "storage" not in roles:
             raise fields["osds"].error("only a node with the role 'storage' has OSDs", at_key=True)
         ports = tuple(self.switch_port(item, switches) for item in get_list(node, "switch_ports", []))
@@ -338,14 +470,27 @@ class _Parser:
             name=name,
             rack=rack,
             roles=tuple(roles),
-            ssh=SshAccess(ssh["host"], ssh["user"], ssh.get("port", 22), ssh.get("key_file")),
+            ssh=SshAccess(ssh["host"], ssh["user"], ssh.get("port", 22), ssh.get("key_file"), ssh.get("known_hosts")),
             bmc=bmc,
             osds=osds,
             switch_ports=ports,
+            osd_devices=devices,
         )
 
+    def osd(self, node: Node) -> tuple[int, str | None]:
+        """An OSD: its id, or ``{id: N, device: sdb}`` (the device for taking its disk offline through sysfs)."""
+        if node.kind != MAPPING:
+            return as_int(node, min=0), None
+        check_keys(node, allowed=("device",), required=("id",))
+        device = get_str(node, "device", None)
+        if device is not None:
+            device = device.removeprefix("/dev/")
+            if not device or "/" in device or not device.replace("-", "").replace("_", "").isalnum():
+                raise node.value["device"].error(f"not a block device name: {device!r} (e.g. sdb or nvme0n1)")
+        return get_int(node, "id", min=0), device
+
     def bmc(self, node: Node, defaults: dict[str, Node]) -> Bmc:
-        fields = check_keys(node, allowed=("type", "username", "password"), required=("address",))
+        fields = check_keys(node, allowed=("type", "username", "password", "verify_tls"), required=("address",))
         merged = {**defaults, **fields}
         for key in ("type", "username", "password"):
             if key not in merged:
@@ -363,10 +508,11 @@ class _Parser:
             type=bmc_type,
             username=self.user(merged["username"]),
             password=self.secret(merged["password"]),
+            verify_tls=as_bool(merged["verify_tls"]) if "verify_tls" in merged else True,
         )
 
-    def switch_port(self, node: Node, switches: set[str]) -> SwitchPort:
-        check_keys(node, allowed=("interface",), required=("switch", "port"))
+    def switch_port(self, node: Node, switches: set[str], *, interface: bool = True) -> SwitchPort:
+        check_keys(node, allowed=("interface",) if interface else (), required=("switch", "port"))
         switch = get_str(node, "switch")
         if switch not in switches:
             known = ", ".join(sorted(switches)) or "none are defined"

@@ -24,6 +24,7 @@ from octoprobe.shell import CommandError, Result
 __all__ = ["SshRunner"]
 
 CONNECT_TIMEOUT = 15.0
+EOF_GRACE = 5.0  # after the exit status, how long to wait for the rest of the output
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -80,6 +81,8 @@ class SshRunner:
         if env:
             command = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " " + command
         where = [f"ssh {self.user}@{self.host}:{self.port}", *argv]
+        import paramiko
+
         with self._lock:
             client = self._connect()
         deadline = time.monotonic() + timeout
@@ -88,17 +91,43 @@ class SshRunner:
             channel = transport.open_session(timeout=self.connect_timeout)
             channel.settimeout(max(0.1, min(1.0, timeout)))
             channel.exec_command(command)
-            if input is not None:
-                channel.sendall(input.encode())
-            channel.shutdown_write()
             out, err = bytearray(), bytearray()
+            if input is not None:
+                # a large input fills the channel's window: send as the command reads,
+                # draining its output meanwhile, within the deadline
+                pending = memoryview(input.encode())
+                while pending:
+                    if channel.exit_status_ready():
+                        break  # it ended without reading everything: its exit status says what happened
+                    if channel.send_ready():
+                        pending = pending[channel.send(bytes(pending[:32768])):]
+                    elif channel.recv_ready():
+                        out += channel.recv(65536)
+                    elif channel.recv_stderr_ready():
+                        err += channel.recv_stderr(65536)
+                    elif time.monotonic() > deadline:
+                        channel.close()
+                        raise CommandError(where, f"timed out after {timeout:g} s (sending its input)")
+                    else:
+                        time.sleep(0.005)
+            if not channel.closed:  # a command that ended at once may have closed the channel already
+                try:
+                    channel.shutdown_write()
+                except paramiko.SSHException:
+                    pass
+            exited_at = None
             while True:
                 if channel.recv_ready():
                     out += channel.recv(65536)
                 elif channel.recv_stderr_ready():
                     err += channel.recv_stderr(65536)
-                elif channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
-                    break
+                elif channel.exit_status_ready():
+                    # sshd may send the exit status before the last of the output: read on until
+                    # the end of the output (EOF), or a short grace for a server that sends none
+                    exited_at = exited_at or time.monotonic()
+                    if channel.eof_received or channel.closed or time.monotonic() - exited_at > EOF_GRACE:
+                        break
+                    time.sleep(0.005)
                 elif time.monotonic() > deadline:
                     channel.close()
                     raise CommandError(where, f"timed out after {timeout:g} s")
@@ -106,7 +135,7 @@ class SshRunner:
                     time.sleep(0.02)
             rc = channel.recv_exit_status()
             channel.close()
-        except (socket.timeout, OSError) as exc:
+        except (socket.timeout, OSError, paramiko.SSHException) as exc:
             raise CommandError(where, f"SSH failed: {exc}") from exc
         result = Result(tuple(where), rc, out.decode(errors="replace"), err.decode(errors="replace"))
         if check and rc != 0:

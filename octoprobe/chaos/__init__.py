@@ -12,7 +12,10 @@ Jepsen-style, and driven by the ``chaos/`` pytest suite and
 - :mod:`.measure` — a timeline from polling ``ceph status``; detection, out,
   active+clean, peaks, inactive time, client I/O stall, as samples
 - :mod:`.scenario` — the scenarios and their runner
-- :mod:`.target` — which cluster and fault driver (today: the reference cloud)
+- :mod:`.vm` — VM continuity: a block writer inside a guest (O_DIRECT +
+  fsync to an RBD-backed disk, an ack log) and its pure checker and I/O stats
+- :mod:`.target` — which cluster and fault driver: the reference cloud, or a lab
+  (inventory; ceph and rados over SSH, :mod:`.rados_pipe`)
 
 The faults themselves are in :mod:`octoprobe.faults`.
 """

@@ -349,7 +349,11 @@ def measure(timeline: Timeline, writes: Sequence[WriteRecord], *, baseline_up: i
         during = _last_stretch(pts, t_inj, point_clean, until=t_heal)
     after = None
     if t_heal is not None:
-        after = _last_stretch(pts, t_heal, point_whole)
+        # whole for good as of the "clean" mark (the runner saw it stay whole): a PG the balancer
+        # moves later, while the writes are read back, is not the fault's
+        clean = timeline.event("clean")
+        until = clean.at + 1e-6 if clean is not None and clean.at >= t_heal else None
+        after = _last_stretch(pts, t_heal, point_whole, until=until)
     after_pts = [p for p in pts if p.elapsed >= t_inj and p.error is None]
     degraded_peak = max(after_pts, key=lambda p: p.degraded, default=None)
     misplaced_peak = max(after_pts, key=lambda p: p.misplaced, default=None)

@@ -4,13 +4,15 @@ that heals them whatever happens.
 - :mod:`.base` — :class:`FaultSpec` (what fails), :class:`FaultPlan` (what
   inject and heal will do), :class:`Fault` (the interface), :class:`FaultDriver`
 - :mod:`.reference` — drivers for the bundled reference cloud
+- :mod:`.lab` — the driver for a lab described by an inventory, dispatching
+  to :mod:`.ssh` (OSDs over SSH), :mod:`.power` (IPMI/Redfish) and
+  :mod:`.switch` (switch ports)
 - :mod:`.guard` — :class:`FaultGuard` and its journal: healing in teardown,
   on SIGINT, and after a crash
 - :mod:`.registry` — drivers by name (:func:`fault_driver`), octoprobe's and
   those plugins add (:mod:`octoprobe.plugins`)
 
-Drivers for a lab (SSH + systemd, sysfs, IPMI/Redfish power, switch ports)
-implement the same :class:`FaultDriver` protocol.
+Every driver implements the same :class:`FaultDriver` protocol.
 """
 
 from .base import (
@@ -26,6 +28,7 @@ from .base import (
     FaultDriver,
     FaultError,
     FaultPlan,
+    FaultUnsupported,
     FaultSpec,
     FaultStatus,
 )
@@ -46,6 +49,7 @@ __all__ = [
     "Fault",
     "FaultDriver",
     "FaultError",
+    "FaultUnsupported",
     "FaultGuard",
     "FaultJournal",
     "FaultPlan",

@@ -35,6 +35,7 @@ __all__ = [
     "ADD_HOST",
     "KINDS",
     "FaultError",
+    "FaultUnsupported",
     "FaultSpec",
     "FaultPlan",
     "ComponentState",
@@ -56,6 +57,12 @@ _TARGET_KIND = {DISK: "osd", NODE: "host", RACK: "rack", FLAP: "osd", ADD_HOST: 
 
 class FaultError(RuntimeError):
     """A fault cannot be planned, injected or healed; the message says why."""
+
+
+class FaultUnsupported(FaultError):
+    """This driver cannot do this fault on this cloud at all (a lab node
+    without a BMC, no hardware to add): a scenario needing it is refused,
+    not failed."""
 
 
 @dataclass(frozen=True)

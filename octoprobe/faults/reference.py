@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -45,6 +44,7 @@ from octoprobe.reference_impl.ceph_cluster import Daemon
 from octoprobe.reference_impl.cloud import Cloud
 from octoprobe.shell import CommandError
 
+from .flap import OSD_UP_TIMEOUT, FlapLoop
 from .base import (
     ADD_HOST,
     DISK,
@@ -65,7 +65,6 @@ __all__ = ["ReferenceCloudDriver", "PULLED_SUFFIX"]
 DRIVER_NAME = "reference-cloud"
 PULLED_SUFFIX = ".octoprobe-pulled"
 KILL_TIMEOUT = 15.0
-BOOT_TIMEOUT = 90.0
 DRAIN_NO_PROGRESS = 120.0
 
 
@@ -416,30 +415,18 @@ class PartitionFault(_ReferenceFault):
         return FaultStatus(self.spec, self.injected, tuple(components))
 
 
-class FlapFault(_ReferenceFault):
+class FlapFault(FlapLoop, _ReferenceFault):
     """``params``: ``down`` (s the daemon stays dead), ``up`` (s it stays up
-    after it is up in the OSD map), ``cycles``."""
+    after it is up in the OSD map), ``cycles`` (see :class:`FlapLoop`)."""
 
     def __init__(self, driver: ReferenceCloudDriver, spec: FaultSpec):
-        super().__init__(driver, spec)
-        self.down = float(spec.params.get("down", 2.0))
-        self.up = float(spec.params.get("up", 10.0))
-        self.cycles = int(spec.params.get("cycles", 3))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.error: BaseException | None = None
-        #: per cycle: (killed_at, started_at, up_at) in time.monotonic(); up_at None if not seen up
-        self.history: list[tuple[float, float, float | None]] = []
-
-    def osd(self) -> int:
-        if len(self.spec.osd_ids) != 1:
-            raise FaultError("a flapping fault takes exactly one OSD")
-        return self.spec.osd_ids[0]
+        _ReferenceFault.__init__(self, driver, spec)
+        self.init_flap(spec)
+        self._client = None
 
     def validate(self) -> None:
         self.driver.osd_daemon(self.osd())
-        if self.down < 0 or self.up < 0 or self.cycles < 1:
-            raise FaultError("a flap needs down >= 0, up >= 0 and cycles >= 1")
+        self.check_flap_params()
 
     def plan(self) -> FaultPlan:
         d = self.driver.osd_daemon(self.osd())
@@ -448,64 +435,28 @@ class FlapFault(_ReferenceFault):
         heal = ["stop the loop", f"start {d.name} if it is not running"]
         return self._plan(inject, heal, osds=[self.osd()], hosts=[d.host], racks=[self.driver.rack_of(d.host)])
 
-    def _loop(self) -> None:
-        daemon = self.driver.osd_daemon(self.osd())
-        client = self.driver.cloud.client()
-        try:
-            for _ in range(self.cycles):
-                if self._stop.is_set():
-                    return
-                self.driver.kill(daemon)
-                killed = time.monotonic()
-                if self._stop.wait(self.down):
-                    return
-                self.driver.start(daemon)
-                started = time.monotonic()
-                up_at = None
-                deadline = started + BOOT_TIMEOUT
-                while not self._stop.is_set() and time.monotonic() < deadline:
-                    try:
-                        if client.osd_tree().osd(self.osd()).up:
-                            up_at = time.monotonic()
-                            break
-                    except (CommandError, KeyError):
-                        pass
-                    self._stop.wait(0.5)
-                self.history.append((killed, started, up_at))
-                if up_at is None and not self._stop.is_set():
-                    raise FaultError(f"{daemon.name} was not up in the OSD map {BOOT_TIMEOUT:g}s after its start")
-                if self._stop.wait(self.up):
-                    return
-        except BaseException as exc:  # reported by wait()
-            self.error = exc
+    def kill_osd(self, osd: int) -> None:
+        self.driver.kill(self.driver.osd_daemon(osd))
+
+    def start_osd(self, osd: int) -> None:
+        self.driver.start(self.driver.osd_daemon(osd))
+
+    def osd_up(self, osd: int) -> bool:
+        if self._client is None:
+            self._client = self.driver.cloud.client()
+        return self._client.osd_tree().osd(osd).up
 
     def inject(self) -> None:
         self.injected = True
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name=f"flap-osd.{self.osd()}", daemon=True)
-        self._thread.start()
-
-    def wait(self, timeout: float) -> None:
-        """Block until every cycle is done; FaultError on a timeout or a failed cycle."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise FaultError(f"the flapping loop of osd.{self.osd()} is not done after {timeout:g}s")
-        if self.error is not None:
-            raise FaultError(f"the flapping loop of osd.{self.osd()} failed: {self.error}") from self.error
+        self.start_loop(f"flap-osd.{self.osd()}")
 
     def heal(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(BOOT_TIMEOUT + 30)
+        self.stop_loop(OSD_UP_TIMEOUT + 30)
         self.driver.start(self.driver.osd_daemon(self.osd()))
         self.injected = False
 
     def status(self) -> FaultStatus:
-        looping = self._thread is not None and self._thread.is_alive()
-        components = [ComponentState(f"osd.{self.osd()} flapping loop", not looping,
-                                     f"{len(self.history)} of {self.cycles} cycles" if looping else "stopped")]
-        components += self._daemon_states([self.driver.osd_daemon(self.osd())])
+        components = [self.loop_state(), *self._daemon_states([self.driver.osd_daemon(self.osd())])]
         return FaultStatus(self.spec, self.injected, tuple(components))
 
 

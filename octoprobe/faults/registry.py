@@ -15,6 +15,7 @@ __all__ = ["BUILTIN_DRIVERS", "fault_drivers", "fault_driver"]
 BUILTIN_DRIVERS = {
     "reference": "octoprobe.faults.reference:ReferenceCloudDriver",
     "ssh-osd": "octoprobe.faults.ssh:SshOsdDriver",
+    "lab": "octoprobe.faults.lab:LabFaultDriver",
 }
 
 

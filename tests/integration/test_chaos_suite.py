@@ -27,10 +27,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from octoprobe.ceph import CephClient, wait_for_clean
+from octoprobe.ceph import wait_for_clean
 from octoprobe.reference_impl import processes
-from octoprobe.reference_impl.topology import default_topology_path, load_topology
-from octoprobe.shell import LocalRunner
+from octoprobe.reference_impl.topology import load_topology
+
+from chaoslab import ChaosCloud, chaos_cloud_up
 
 pytestmark = pytest.mark.integration
 
@@ -47,55 +48,13 @@ SCENARIO_TESTS = {
     "add-capacity": "test_added_host_takes_data_and_the_cluster_returns_to_clean",
 }
 SUITE_TIMEOUT = 900
-CLI_TIMEOUT = 600
-
-
-class ChaosCloud:
-    def __init__(self, work: Path):
-        self.work = work
-        self.state_dir = work / "state"
-        data = yaml.safe_load(default_topology_path().read_text())
-        data["underlay"] = UNDERLAY
-        self.topology_file = work / "topology.yaml"
-        self.topology_file.write_text(yaml.safe_dump(data, sort_keys=False))
-        self.env = {**os.environ, "OCTOPROBE_STATE_DIR": str(self.state_dir), "OCTOPROBE_PREFIX": PREFIX}
-        self.conf = str(self.state_dir / "ceph" / "ceph.conf")
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "octoprobe.cli", "cloud", *args], env=self.env,
-                              capture_output=True, text=True, timeout=CLI_TIMEOUT)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"octoprobe cloud {' '.join(args)} exited {proc.returncode}:\n"
-                                 f"{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def status(self) -> dict:
-        return json.loads(self.cli("status", "--json", check=False).stdout)
-
-    def client(self) -> CephClient:
-        return CephClient(LocalRunner(), conf=self.conf, timeout=30)
-
-    def suite_argv(self, results: Path, *tests: str) -> list[str]:
-        return [sys.executable, "-m", "pytest", *tests, "-p", "no:cacheprovider", "-q", "-rA",
-                "--reference-state-dir", str(self.state_dir), "--reference-prefix", PREFIX,
-                "--chaos-results", str(results), "--chaos-data", "256MiB"]
 
 
 @pytest.fixture(scope="module")
 def chaos_cloud(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the chaos suite's integration test needs root: it runs a reference cloud (network "
-                    "namespaces, Ceph daemons) and breaks it (run `make test` as root)")
-    missing = [p for p in REQUIRED_PROGRAMS if shutil.which(p) is None]
-    if missing:
-        pytest.fail(f"programs missing: {', '.join(missing)}; `make test` installs them with apt-get")
-    cloud = ChaosCloud(tmp_path_factory.mktemp("chaoscloud"))
-    cloud.cli("down", "--purge", check=False)
-    try:
-        cloud.cli("up", "--topology", str(cloud.topology_file))
+    with chaos_cloud_up(tmp_path_factory.mktemp("chaoscloud"), PREFIX, UNDERLAY, REQUIRED_PROGRAMS,
+                        "the chaos suite's integration test") as cloud:
         yield cloud
-    finally:
-        cloud.cli("down", "--purge", check=False)
 
 
 def _assert_whole(cloud: ChaosCloud) -> None:
@@ -262,3 +221,179 @@ def test_ssh_driver_kills_and_revives_an_osd_on_a_reference_cloud_host(chaos_clo
         pid_file = tmp_path / "sshd.pid"
         if pid_file.exists():
             processes.stop([int(pid_file.read_text().strip())], timeout=10)
+
+
+# ---------------------------------------------------------------- the lab path
+
+LAB_SSH_PORT = 2223
+#: scenario -> the test of chaos/ that runs it on the lab. Each takes ~100 s here (the workload's rados
+#: calls cross SSH); the rack scenario (uplinks down through the "switch") passes too but is only planned
+#: (dry run) to keep the added CI time near 3 minutes
+LAB_SCENARIOS = {
+    "disk": f"chaos/test_disk.py::{SCENARIO_TESTS['disk']}",
+    "partition": "chaos/test_partition.py::test_partitioned_host_is_marked_down_and_rejoins_losing_nothing",
+}
+LAB_PLANNED = (f"chaos/test_rack.py::{SCENARIO_TESTS['rack']}", f"chaos/test_node.py::{SCENARIO_TESTS['node']}",
+               f"chaos/test_capacity.py::{SCENARIO_TESTS['add-capacity']}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LabOverSsh:
+    """A reference cloud seen as a lab: an sshd in the control host's and in
+    every storage host's namespace (the nodes), one in the root namespace on
+    127.0.0.1 (the "switch", whose ports are the underlay's veths), a
+    throwaway key, and an inventory describing it all."""
+
+    def __init__(self, work: Path, state_dir: Path, topology_file: Path, prefix: str):
+        from octoprobe.faults.ssh import reference_commands
+
+        self.work = work
+        self.state_dir = state_dir
+        self.prefix = prefix
+        self.topology = load_topology(topology_file)
+        self.conf = str(state_dir / "ceph" / "ceph.conf")
+        self.commands = reference_commands(self.conf, str(state_dir / "osd"))
+        self.switch_port = _free_port()
+        self.pid_files: list[Path] = []
+        self.inventory = work / "lab.yaml"
+
+    def ip(self, host: str) -> str:
+        return str(self.topology.address_of(host)[0].ip)
+
+    def start(self) -> None:
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        if not Path(sshd).exists():
+            pytest.skip("needs an SSH server: apt-get install openssh-server")
+        for name in ("host_key", "client_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.work / name)], check=True,
+                           timeout=30)
+        (self.work / "authorized_keys").write_text((self.work / "client_key.pub").read_text())
+        host_key = " ".join((self.work / "host_key.pub").read_text().split()[:2])
+        servers = [(f"{self.prefix}-{h.name}", self.ip(h.name), LAB_SSH_PORT)
+                   for h in self.topology.hosts() if h.is_control or h.is_storage]
+        servers.append((None, "127.0.0.1", self.switch_port))
+        (self.work / "known_hosts").write_text("".join(f"[{ip}]:{port} {host_key}\n" for _, ip, port in servers))
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+        for netns, ip, port in servers:
+            label = netns or "switch"
+            pid_file = self.work / f"sshd-{label}.pid"
+            config = self.work / f"sshd-{label}.conf"
+            config.write_text(
+                f"Port {port}\nListenAddress {ip}\nHostKey {self.work / 'host_key'}\n"
+                f"AuthorizedKeysFile {self.work / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+                "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+                f"MaxSessions 64\nMaxStartups 64\nPidFile {pid_file}\n"
+                # bash run by sshd sources root's ~/.bashrc unless nested: on the build machines it runs
+                # `pyenv init` (~0.1 s a command), which would dominate the workload's rados calls
+                "SetEnv SHLVL=5\n")
+            argv = [sshd, "-f", str(config), "-E", str(self.work / f"sshd-{label}.log")]
+            self.pid_files.append(pid_file)
+            subprocess.run(["ip", "netns", "exec", netns, *argv] if netns else argv, check=True, timeout=30)
+        self.write_inventory()
+
+    def write_inventory(self) -> None:
+        hosts = self.topology.hosts()
+        index = {h.name: i for i, h in enumerate(hosts)}
+        layout = self.topology.osd_layout()
+        control = self.topology.control
+
+        def node(h) -> dict:
+            n = {"name": h.name, "roles": ["control", "monitor"] if h.is_control else
+                 (["storage"] if h.is_storage else ["compute"]),
+                 "ssh": {"host": self.ip(h.name)},
+                 "switch_ports": [{"switch": "spine", "port": f"{self.prefix}-h{index[h.name]}", "interface": "eth0"}]}
+            osds = [s.osd for s in layout if s.host == h.name]
+            if osds:
+                n["osds"] = osds
+            return n
+
+        c = self.commands
+        inventory = {
+            "name": f"{self.prefix}-lab",
+            "ssh": {"user": "root", "port": LAB_SSH_PORT, "key_file": str(self.work / "client_key"),
+                    "known_hosts": str(self.work / "known_hosts")},
+            "ceph": {"admin_node": control.name, "conf": self.conf, "osd_control": "commands",
+                     "commands": {"kill": c.kill, "start": c.start, "running": c.running,
+                                  "disk_offline": c.disk_offline, "disk_online": c.disk_online,
+                                  "disk_check": c.disk_offline_check}},
+            "switches": [{"name": "spine", "address": "127.0.0.1", "port": self.switch_port, "type": "linux",
+                          "username": "root", "key_file": str(self.work / "client_key"),
+                          "known_hosts": str(self.work / "known_hosts")}],
+            "racks": [{"name": "spine", "nodes": [node(control)]}] + [
+                {"name": r.name, "uplinks": [{"switch": "spine", "port": f"{self.prefix}-up{i}"}],
+                 "nodes": [node(h) for h in r.hosts]}
+                for i, r in enumerate(self.topology.racks, start=1)],
+        }
+        self.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
+
+    def suite_argv(self, results: Path, *tests: str, extra: tuple[str, ...] = ()) -> list[str]:
+        return [sys.executable, "-m", "pytest", *tests, "-p", "no:cacheprovider", "-q", "-rA",
+                "--inventory", str(self.inventory), "--lab-state-dir", str(self.work / "lab-state"),
+                "--chaos-results", str(results), *extra]
+
+    def stop(self) -> None:
+        for pid_file in self.pid_files:
+            if pid_file.exists():
+                processes.stop([int(pid_file.read_text().strip())], timeout=10)
+
+
+@pytest.fixture
+def lab(chaos_cloud, tmp_path):
+    pytest.importorskip("paramiko", reason="the lab path needs paramiko (pip install paramiko)")
+    lab = LabOverSsh(tmp_path, chaos_cloud.state_dir, chaos_cloud.topology_file, PREFIX)
+    try:
+        lab.start()
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.mark.timeout(600)
+def test_lab_path_over_ssh_and_switch_ports_disk_and_partition_pass(chaos_cloud, lab, tmp_path):
+    """The lab path end to end: ``pytest chaos/ --inventory`` with ceph and
+    rados over SSH on the control host, OSDs killed and started over SSH, a
+    host cut off through the "switch" (root namespace, its ports the
+    underlay's veths). A dry run first: it prints the plans (a rack's uplink
+    down, a node without a BMC refused, no hardware to add) and injects nothing."""
+    dry = subprocess.run(lab.suite_argv(tmp_path / "dry", *LAB_PLANNED, extra=("--chaos-dry-run", "-rs")),
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stdout[-5000:] + dry.stderr[-3000:]
+    out = dry.stdout
+    assert "chaos plan (dry run: nothing was injected, nothing written)" in out, out[-3000:]
+    assert "fault: rack r" in out and "(driver lab)" in out, out[-5000:]
+    assert f": ip link set dev {PREFIX}-up" in out and "Ceph daemons keep running (network only)" in out, out[-5000:]
+    assert "has no bmc in the inventory" in out and "adding capacity needs hardware to add" in out, out[-3000:]
+    assert not (tmp_path / "lab-state" / "faults.json").exists()
+    _assert_whole(chaos_cloud)
+
+    results = tmp_path / "results"
+    started = time.monotonic()
+    proc = subprocess.run(lab.suite_argv(results, *LAB_SCENARIOS.values(), extra=("--allow-destructive",
+                                                                                   "--chaos-data", "64MiB")),
+                          cwd=REPO, capture_output=True, text=True, timeout=SUITE_TIMEOUT)
+    sys.stdout.write(proc.stdout[-20000:])
+    sys.stderr.write(proc.stderr[-5000:])
+    assert proc.returncode == 0, f"the chaos suite failed on the lab:\n{proc.stdout[-8000:]}"
+    assert f"{len(LAB_SCENARIOS)} passed" in proc.stdout, proc.stdout[-3000:]
+    print(f"lab scenarios: {time.monotonic() - started:.0f}s")
+    for name in LAB_SCENARIOS:
+        result = json.loads((results / f"{name}.json").read_text())
+        check = result["check"]
+        assert result["passed"], result["failures"]
+        assert (check["lost"], check["corrupt"], check["unfound"], check["unreadable"]) == (0, 0, 0, 0), check
+        assert check["acknowledged"] >= 16 and check["verified"] == check["acknowledged"], check
+        assert result["measurements"]["detect_s"] is not None, result["measurements"]
+    disk = json.loads((results / "disk.json").read_text())["plan"]["fault"]
+    assert disk["driver"] == "ssh" and any("over SSH" in step for step in disk["inject"]), disk
+    partition = json.loads((results / "partition.json").read_text())["plan"]["fault"]
+    assert partition["driver"] == "lab", partition
+    assert any(f"ip link set dev {PREFIX}-h" in step and "down" in step for step in partition["inject"]), partition
+    assert not (tmp_path / "lab-state" / "faults.json").exists()
+    _assert_whole(chaos_cloud)

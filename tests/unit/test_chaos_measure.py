@@ -95,6 +95,17 @@ def test_measure_reads_every_phase_off_the_timeline():
     assert samples["chaos.degraded_objects_peak"].metadata == {"scenario": "disk"}
 
 
+def test_a_pg_moved_after_the_runner_saw_the_cluster_clean_does_not_undo_clean_after_heal():
+    tl = timeline()
+    # the runner saw it whole for good at t=52; then, while the writes are read back, the
+    # balancer moves a PG (peering) and the timeline ends there
+    tl.events.append(Event(52, "clean"))
+    tl.points += [pt(60, HEALTHY, active_clean=16)]
+    assert measure(tl, [], baseline_up=3, baseline_in=3).clean_after_heal_s == pytest.approx(10.0)
+    tl.events.pop()  # without the mark: not clean for good
+    assert measure(tl, [], baseline_up=3, baseline_in=3).clean_after_heal_s is None
+
+
 def test_a_cluster_that_never_heals_has_no_clean_times():
     tl = timeline()
     tl.points = [p for p in tl.points if p.elapsed < 42] + [pt(60, INACTIVE, osds_up=1)]

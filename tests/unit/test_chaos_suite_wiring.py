@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SCENARIO_TESTS = 8
+SCENARIO_TESTS = 10  # 8 scenarios + VM continuity (test_vm.py: disk, node)
 EXAMPLE_INVENTORY = REPO / "octoprobe" / "examples" / "inventory.example.yaml"
 
 
@@ -22,7 +22,7 @@ def run_suite(*args: str, env: dict | None = None) -> subprocess.CompletedProces
 
 def test_options_are_documented():
     out = run_suite("--help").stdout
-    for option in ("--reference-state-dir", "--reference-prefix", "--chaos-dry-run", "--chaos-data",
+    for option in ("--reference-state-dir", "--reference-prefix", "--lab-state-dir", "--chaos-dry-run", "--chaos-data",
                    "--chaos-max-failure-domains", "--chaos-results", "--chaos-seed"):
         assert option in out, option
 
@@ -42,15 +42,14 @@ def test_a_dry_run_without_a_cloud_skips_too(tmp_path):
     assert proc.returncode == 0 and f"{SCENARIO_TESTS} skipped" in proc.stdout, proc.stdout
 
 
-def test_against_a_lab_the_scenarios_are_destructive_and_lab_drivers_are_not_there_yet():
+def test_against_a_lab_the_scenarios_are_destructive_and_an_unreachable_lab_skips():
     env = {"OCTOPROBE_BMC_PASSWORD": "x", "OCTOPROBE_IPMI_PASSWORD": "x"}
     proc = run_suite("--inventory", str(EXAMPLE_INVENTORY), env=env)
     assert proc.returncode == 0 and f"{SCENARIO_TESTS} skipped" in proc.stdout, proc.stdout + proc.stderr
     assert "give --allow-destructive to run it" in proc.stdout
     allowed = run_suite("--inventory", str(EXAMPLE_INVENTORY), "--allow-destructive", env=env)
     assert f"{SCENARIO_TESTS} skipped" in allowed.stdout, allowed.stdout
-    assert "lab drivers (SSH + systemd, sysfs, IPMI/Redfish power, switch ports) are not implemented yet" \
-        in allowed.stdout
+    assert "cannot reach the lab's admin node ctl-1 over SSH" in allowed.stdout, allowed.stdout
 
 
 def test_bad_options_stop_the_run_before_any_test(tmp_path):

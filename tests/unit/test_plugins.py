@@ -71,7 +71,7 @@ def test_an_installed_plugin_adds_tests_profiles_and_fault_drivers(site, monkeyp
     assert "acme" in available_profiles()
     assert fault_driver("acme-pdu")("10.0.0.9").address == "10.0.0.9"
     assert "acme-pdu" in fault_drivers() and "reference" in fault_drivers()
-    with pytest.raises(FaultError, match="no fault driver named 'nope'; known: acme-pdu, reference, ssh-osd"):
+    with pytest.raises(FaultError, match="no fault driver named 'nope'; known: acme-pdu, lab, reference, ssh-osd"):
         fault_driver("nope")
 
     # `octoprobe run perf` runs the plugin's tests in the perf session, and the plugin's profile judges them
