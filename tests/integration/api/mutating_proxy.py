@@ -6,18 +6,35 @@ one upstream origin (``http://198.18.70.1``: the cloud's API base, with the
 services under ``/identity``, ``/image``...). Responses come back with the
 upstream origin rewritten to the proxy's in bodies and ``Location`` headers,
 so catalog URLs in tokens, version links and ``Location`` keep the client
-going through the proxy. At most one :class:`Mutation` is active at a time
+going through the proxy. At most one mutation is active at a time
 (:meth:`MutatingProxy.set_mutation`); it may change the status, the headers
 or the body of the responses it matches. :func:`write_clouds_yaml` writes a
 clouds.yaml whose clouds point at the proxy.
+
+The proxy knows which phase of which test the suite is in: the pytest
+plugin :mod:`proxy_phases` (loaded into the suite's run with ``-p``) posts
+each test's ``setup`` / ``call`` / ``teardown`` to :data:`CONTROL_PATH`.
+A :class:`Mutation` changes only the responses of requests made in a
+test's *call* (unless told otherwise): session and module fixtures and
+cleanups see the real cloud, so a failure under a mutation is the test's
+own assertion catching it, never a fixture error that fails everything.
+(Without a plugin — the proxy never told a phase — mutations apply always.)
 
 The mutations the tests use:
 
 * :func:`drop_field` — remove a field from JSON responses of a path
   (``token.expires_at``, ``images[].id``);
-* :func:`change_status` — e.g. 404 → 200 on GET /image/v2/images/{id};
-* :func:`plain_text_error` — replace an error body by a non-OpenStack one;
-* :class:`LeakImages` — add images another token created to a list.
+* :func:`drop_everywhere` — remove a key from a response and from every
+  resource in it (``id`` from ``{"server": {...}}`` or ``{"ports": [...]}``);
+* :func:`change_status` / :func:`remap_status` — e.g. 404 → 200 on GET
+  /image/v2/images/{id}, or 201 → 200 and 204 → 200 on a service's writes;
+* :func:`plain_text_error` / :func:`framework_error` — replace an error body
+  by a non-OpenStack one (plain text; a web framework's ``{"detail": ...}``);
+* :class:`LeakImages`, :class:`Leak` — add resources another token created
+  to lists, and show them to a GET that should be a 404;
+* :class:`Composite` — several mutations that touch disjoint requests in
+  one run, each counting what it changed; an exchange two of them change is
+  recorded as an overlap (a design error of the composite).
 
 Stdlib only: ``http.server`` (threaded) and ``http.client``.
 """
@@ -40,16 +57,27 @@ __all__ = [
     "Exchange",
     "Mutation",
     "MutatingProxy",
+    "Composite",
+    "CONTROL_PATH",
     "drop_field",
+    "drop_everywhere",
+    "edit_json",
+    "ignore_query",
     "change_status",
+    "remap_status",
     "plain_text_error",
+    "framework_error",
     "LeakImages",
+    "Leak",
     "write_clouds_yaml",
 ]
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
                "transfer-encoding", "upgrade", "content-length", "host", "accept-encoding"}
 _TEXT_TYPES = ("application/json", "text/", "application/xml")
+#: where the suite's phase plugin posts ``{"nodeid": ..., "phase": ...}`` (never forwarded)
+CONTROL_PATH = "/__octoprobe_proxy__/phase"
+CALL = ("call",)
 
 
 @dataclass
@@ -63,6 +91,8 @@ class Exchange:
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
+    phase: str | None = None  # setup | call | teardown of test ``test``; "" between tests; None: never told
+    test: str = ""
 
     @property
     def route(self) -> str:
@@ -82,25 +112,67 @@ class Exchange:
 @dataclass
 class Mutation:
     """Applies ``apply(exchange)`` to responses whose method is in ``methods``
-    (all when empty) and whose path (without query) matches ``path``.
-    ``applied`` counts how often it changed something (``apply`` returns
-    True when it did)."""
+    (all when empty), whose path (without query) matches ``path`` and that
+    answer a request made in one of ``phases`` of a test (any when empty;
+    see the module's doc). ``applied`` counts how often it changed
+    something (``apply`` returns True when it did); so does the call."""
 
     name: str
     path: str
     apply: Callable[[Exchange], bool]
     methods: tuple[str, ...] = ()
+    phases: tuple[str, ...] = CALL
     applied: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def __call__(self, ex: Exchange) -> None:
+    def __call__(self, ex: Exchange) -> bool:
         if self.methods and ex.method not in self.methods:
-            return
+            return False
+        if self.phases and ex.phase is not None and ex.phase not in self.phases:
+            return False
         if not re.fullmatch(self.path, ex.route):
-            return
+            return False
         if self.apply(ex):
             with self._lock:
                 self.applied += 1
+            return True
+        return False
+
+
+class Composite:
+    """Several mutations in one run: each exchange is offered to every one
+    of ``parts`` (name -> mutation); each counts its own ``applied``. They
+    are meant to touch disjoint requests; an exchange that more than one
+    changed is recorded in ``overlaps`` (name pairs and the request)."""
+
+    def __init__(self, name: str, parts: dict[str, Callable[[Exchange], bool]]):
+        self.name = name
+        self.parts = dict(parts)
+        self.overlaps: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, ex: Exchange) -> bool:
+        changed = [name for name, part in self.parts.items() if part(ex)]
+        if len(changed) > 1:
+            with self._lock:
+                self.overlaps.append(f"{' & '.join(changed)}: {ex.method} {ex.route}")
+        return bool(changed)
+
+    def rewrite_request(self, method: str, path: str, phase: str | None) -> str | None:
+        """The first part's new request path (see :func:`ignore_query`), or None."""
+        for part in self.parts.values():
+            rewrite = getattr(part, "rewrite_request", None)
+            new = rewrite(method, path, phase) if rewrite is not None else None
+            if new is not None:
+                return new
+        return None
+
+    def applied_by(self) -> dict[str, int]:
+        return {name: getattr(part, "applied", 0) for name, part in self.parts.items()}
+
+    @property
+    def applied(self) -> int:
+        return sum(self.applied_by().values())
 
 
 def _drop(obj: Any, parts: list[str]) -> bool:
@@ -139,33 +211,155 @@ def drop_field(name: str, path: str, pointer: str, *, methods: tuple[str, ...] =
     return Mutation(name, path, apply, methods)
 
 
+def _drop_in_resources(body: Any, key: str) -> bool:
+    """Remove ``key`` from ``body`` and from every object right under it
+    (``{"server": {...}}``, ``{"ports": [{...}]}``, ``{"keypairs": [{"keypair": {...}}]}``)."""
+    if not isinstance(body, dict):
+        return False
+    changed = body.pop(key, None) is not None
+    for value in body.values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):
+                changed = (item.pop(key, None) is not None) or changed
+                for inner in item.values():  # one more level: a keypair list's {"keypair": {...}}
+                    if isinstance(inner, dict) and len(item) == 1:
+                        changed = (inner.pop(key, None) is not None) or changed
+    return changed
+
+
+def drop_everywhere(name: str, path: str, key: str, *, methods: tuple[str, ...] = ("GET",),
+                    statuses: Iterable[int] = range(200, 300), when: Callable[[Exchange], bool] | None = None,
+                    phases: tuple[str, ...] = CALL) -> Mutation:
+    """Remove ``key`` from successful JSON responses of ``path``: from the
+    body and from every resource in it (see :func:`_drop_in_resources`)."""
+    wanted = set(statuses)
+
+    def apply(ex: Exchange) -> bool:
+        if ex.status not in wanted or (when is not None and not when(ex)):
+            return False
+        body = ex.json()
+        if not _drop_in_resources(body, key):
+            return False
+        ex.set_json(body)
+        return True
+
+    return Mutation(name, path, apply, methods, phases)
+
+
 def change_status(name: str, path: str, old: int | Iterable[int], new: int, *,
                   methods: tuple[str, ...] = ()) -> Mutation:
     """Turn status ``old`` (one or several) into ``new`` on ``path`` (the body
     is kept, except that a 204 has none)."""
     olds = {old} if isinstance(old, int) else set(old)
+    return remap_status(name, path, {o: new for o in olds}, methods=methods)
+
+
+def remap_status(name: str, path: str, mapping: dict[int, int], *, methods: tuple[str, ...] = ()) -> Mutation:
+    """Change statuses by ``mapping`` (e.g. ``{201: 200, 204: 200}``) on ``path``."""
 
     def apply(ex: Exchange) -> bool:
-        if ex.status not in olds:
+        if ex.status not in mapping:
             return False
-        ex.status = new
+        ex.status = mapping[ex.status]
         return True
 
     return Mutation(name, path, apply, methods)
 
 
-def plain_text_error(name: str, path: str, status: int, text: str = "Unauthorized: go away\n",
+def plain_text_error(name: str, path: str, status: int | Iterable[int], text: str = "Unauthorized: go away\n",
                      *, methods: tuple[str, ...] = ()) -> Mutation:
     """Replace the body of ``status`` responses of ``path`` by plain text."""
+    wanted = {status} if isinstance(status, int) else set(status)
 
     def apply(ex: Exchange) -> bool:
-        if ex.status != status:
+        if ex.status not in wanted:
             return False
         ex.body = text.encode()
         ex.headers["content-type"] = "text/plain; charset=utf-8"
         return True
 
     return Mutation(name, path, apply, methods)
+
+
+def framework_error(name: str, path: str, statuses: Iterable[int] = range(400, 500), *,
+                    methods: tuple[str, ...] = ()) -> Mutation:
+    """Replace the error bodies of ``path`` by what a web framework answers
+    when nobody wrote the service's error format: JSON ``{"detail": ...}``
+    (Starlette's / FastAPI's default), keeping the status and the message."""
+    wanted = set(statuses)
+
+    def apply(ex: Exchange) -> bool:
+        if ex.status not in wanted:
+            return False
+        ex.set_json({"detail": _message_of(ex.json()) or ex.body.decode(errors="replace")[:200]})
+        return True
+
+    return Mutation(name, path, apply, methods)
+
+
+def _message_of(body: Any) -> str | None:
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str):
+            return body["message"]
+        for value in body.values():
+            found = _message_of(value)
+            if found:
+                return found
+    return None
+
+
+class IgnoreQuery:
+    """The cloud ignores a list's filters: in the tests' calls, a GET of
+    ``path`` is forwarded without its query string (but ``keep``, e.g. the
+    paging parameters), so every filter matches everything."""
+
+    def __init__(self, name: str, path: str, *, keep: tuple[str, ...] = ("limit", "marker"),
+                 phases: tuple[str, ...] = CALL):
+        self.name, self.path, self.keep, self.phases = name, path, keep, phases
+        self.applied = 0
+        self._lock = threading.Lock()
+
+    def rewrite_request(self, method: str, path: str, phase: str | None) -> str | None:
+        if method != "GET" or "?" not in path:
+            return None
+        if self.phases and phase is not None and phase not in self.phases:
+            return None
+        route, query = path.split("?", 1)
+        if not re.fullmatch(self.path, route):
+            return None
+        kept = [q for q in query.split("&") if q.split("=", 1)[0] in self.keep]
+        if len(kept) == len(query.split("&")):
+            return None
+        with self._lock:
+            self.applied += 1
+        return route + ("?" + "&".join(kept) if kept else "")
+
+    def __call__(self, ex: Exchange) -> bool:
+        return False  # what it changes, it changed in the request
+
+
+def ignore_query(name: str, path: str, **kwargs: Any) -> IgnoreQuery:
+    return IgnoreQuery(name, path, **kwargs)
+
+
+def edit_json(name: str, path: str, edit: Callable[[Any], bool], *, methods: tuple[str, ...] = ("GET",),
+              statuses: Iterable[int] = range(200, 300), when: Callable[[Exchange], bool] | None = None,
+              phases: tuple[str, ...] = CALL) -> Mutation:
+    """Change successful JSON responses of ``path`` with ``edit(body)``
+    (in place; True when it changed something)."""
+    wanted = set(statuses)
+
+    def apply(ex: Exchange) -> bool:
+        if ex.status not in wanted or (when is not None and not when(ex)):
+            return False
+        body = ex.json()
+        if body is None or not edit(body):
+            return False
+        ex.set_json(body)
+        return True
+
+    return Mutation(name, path, apply, methods, phases)
 
 
 class LeakImages:
@@ -177,7 +371,8 @@ class LeakImages:
         self.created: dict[str, list[dict]] = {}
         self.lock = threading.Lock()
         self.mutations = [
-            Mutation("leak: remember created images", re.escape(prefix) + r"/images", self._remember, ("POST",)),
+            Mutation("leak: remember created images", re.escape(prefix) + r"/images", self._remember, ("POST",),
+                     phases=()),
             Mutation("leak: add other tokens' images to lists", re.escape(prefix) + r"/images/?", self._leak,
                      ("GET",)),
         ]
@@ -208,9 +403,124 @@ class LeakImages:
     def applied(self) -> int:
         return self.mutations[1].applied
 
-    def __call__(self, ex: Exchange) -> None:
-        for m in self.mutations:
-            m(ex)
+    def __call__(self, ex: Exchange) -> bool:
+        return any([m(ex) for m in self.mutations])
+
+
+#: Neutron's collections (POST /network/v2.0/<plural> -> {"<singular>": {...}})
+_SINGULAR = {"policies": "policy", "security-groups": "security_group", "security-group-rules": "security_group_rule",
+             "floatingips": "floatingip", "os-keypairs": "keypair"}
+
+
+class Leak:
+    """Another tenant's resources leak. Remembers what each token creates
+    (a 2xx to ``POST /<service>/.../<collection>``, in any phase of a test)
+    and, in the tests' calls, adds what *other* tokens created in the same
+    service and collection to every list of it (``GET .../<collection>``,
+    ``.../<collection>/detail``, whatever the filters) and answers a
+    ``GET .../<collection>/<id>`` that is a 403 or 404 with 200 and the
+    other token's resource. ``services`` limits it (``("compute",)``);
+    ``shows=False`` leaves the 404s alone."""
+
+    def __init__(self, name: str = "leak", services: Iterable[str] = (), *, lists: bool = True,
+                 shows: bool = True, lists_of: Callable[[str], bool] | None = None):
+        self.name = name
+        self.lists_of = lists_of  # which list routes to leak into (all when None)
+        self.services = tuple(services)
+        self.lists, self.shows = lists, shows
+        self.created: dict[tuple[str, str], list[tuple[str, dict]]] = {}  # (service, collection) -> (token, body)
+        self.lock = threading.Lock()
+        self.applied = 0
+
+    @staticmethod
+    def _where(route: str) -> tuple[str, list[str]]:
+        parts = [p for p in route.split("/") if p]
+        return (parts[0] if parts else ""), parts[1:]
+
+    def _mine(self, service: str) -> bool:
+        return not self.services or service in self.services
+
+    def __call__(self, ex: Exchange) -> bool:
+        service, parts = self._where(ex.route)
+        if not parts or not self._mine(service):
+            return False
+        token = ex.request_headers.get("x-auth-token", "")
+        if ex.method == "POST" and 200 <= ex.status < 300:
+            self._remember(service, parts[-1], token, ex.json())
+            return False
+        if ex.method == "GET" and ex.status == 200 and len(parts) > 1:
+            self._learn(service, parts[-2], parts[-1], token, ex.json())  # the owner's full view of it
+        if ex.method != "GET" or (ex.phase is not None and ex.phase != "call"):
+            return False
+        if self.lists and ex.status == 200 and (self.lists_of is None or self.lists_of(ex.route)):
+            collection = parts[-2] if parts[-1] == "detail" and len(parts) > 1 else parts[-1]
+            if self._leak_into_list(ex, service, collection, token):
+                return self._count()
+        if self.shows and ex.status in (403, 404) and len(parts) > 1:
+            if self._leak_show(ex, service, parts[-2], parts[-1], token):
+                return self._count()
+        return False
+
+    def _count(self) -> bool:
+        with self.lock:
+            self.applied += 1
+        return True
+
+    def _remember(self, service: str, collection: str, token: str, body: Any) -> None:
+        if not isinstance(body, dict):
+            return
+        singular = _SINGULAR.get(collection, collection[:-1] if collection.endswith("s") else collection)
+        item = body.get(singular) if isinstance(body.get(singular), dict) else body
+        if not isinstance(item, dict) or not (item.get("id") or item.get("name")):
+            return
+        with self.lock:
+            self.created.setdefault((service, collection), []).append((token, item))
+
+    def _learn(self, service: str, collection: str, ident: str, token: str, body: Any) -> None:
+        singular = _SINGULAR.get(collection, collection[:-1] if collection.endswith("s") else collection)
+        shown = body.get(singular) if isinstance(body, dict) and service != "image" else body
+        if not isinstance(shown, dict):
+            return
+        with self.lock:
+            for t, item in self.created.get((service, collection), ()):
+                if t == token and ident in (item.get("id"), item.get("name")):
+                    item.update(shown)
+
+    def _others(self, service: str, collection: str, token: str) -> list[dict]:
+        with self.lock:
+            return [item for t, item in self.created.get((service, collection), ()) if t != token]
+
+    def _leak_into_list(self, ex: Exchange, service: str, collection: str, token: str) -> bool:
+        body = ex.json()
+        others = self._others(service, collection, token)
+        if not isinstance(body, dict) or not others:
+            return False
+        key = next((k for k, v in body.items() if isinstance(v, list)), None)
+        if key is None:
+            return False
+        wrapped = collection == "os-keypairs"  # {"keypairs": [{"keypair": {...}}]}
+        listed = {json.dumps(i, sort_keys=True) for i in body[key]}
+        sample = body[key][0] if body[key] and isinstance(body[key][0], dict) else None
+        if sample is not None:  # as the list shows its own (a brief list: id, name, links)
+            inner = sample.get("keypair") if wrapped else sample
+            keys = set(inner) if isinstance(inner, dict) else set()
+            others = [{k: v for k, v in o.items() if k in keys} or o for o in others]
+        extra = [{"keypair": o} if wrapped else o for o in others]
+        extra = [e for e in extra if json.dumps(e, sort_keys=True) not in listed]
+        if not extra:
+            return False
+        body[key].extend(extra)
+        ex.set_json(body)
+        return True
+
+    def _leak_show(self, ex: Exchange, service: str, collection: str, ident: str, token: str) -> bool:
+        found = [o for o in self._others(service, collection, token) if ident in (o.get("id"), o.get("name"))]
+        if not found:
+            return False
+        singular = _SINGULAR.get(collection, collection[:-1] if collection.endswith("s") else collection)
+        ex.status = 200
+        ex.set_json(found[0] if service == "image" else {singular: found[0]})
+        return True
 
 
 class MutatingProxy:
@@ -224,8 +534,10 @@ class MutatingProxy:
         self.upstream_host = parts.hostname
         self.upstream_port = parts.port or 80
         self.timeout = timeout
-        self.mutation: Callable[[Exchange], None] | None = None
+        self.mutation: Callable[[Exchange], Any] | None = None
         self.requests = 0
+        self.phase: str | None = None  # None until the suite's phase plugin says one
+        self.test = ""
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -248,16 +560,34 @@ class MutatingProxy:
                 length = int(self.headers.get("content-length") or 0)
                 return self.rfile.read(length) if length else b""
 
+            def _control(self, body: bytes) -> None:
+                try:
+                    told = json.loads(body)
+                    proxy.phase, proxy.test = str(told["phase"]), str(told.get("nodeid", ""))
+                    status = 204
+                except (ValueError, KeyError, TypeError):
+                    status = 400
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def _handle(self) -> None:
-                proxy.requests += 1
                 body = self._body()
+                if self.path == CONTROL_PATH and self.command == "POST":
+                    self._control(body)
+                    return
+                proxy.requests += 1
+                phase, test = proxy.phase, proxy.test
+                mutation = proxy.mutation
+                rewrite = getattr(mutation, "rewrite_request", None)
+                forward = (rewrite(self.command, self.path, phase) if rewrite is not None else None) or self.path
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 headers["Host"] = proxy.upstream_host
                 if body or self.command in ("POST", "PUT", "PATCH"):
                     headers["Content-Length"] = str(len(body))
                 conn = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=proxy.timeout)
                 try:
-                    conn.request(self.command, self.path, body=body or None, headers=headers)
+                    conn.request(self.command, forward, body=body or None, headers=headers)
                     resp = conn.getresponse()
                     data = resp.read()
                     status = resp.status
@@ -269,8 +599,7 @@ class MutatingProxy:
                 finally:
                     conn.close()
                 ex = Exchange(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                              status, out_headers, proxy.rewrite(data, out_headers))
-                mutation = proxy.mutation
+                              status, out_headers, proxy.rewrite(data, out_headers), phase, test)
                 if mutation is not None:
                     mutation(ex)
                 if ex.status in (204, 304) or ex.status < 200:
