@@ -15,9 +15,9 @@ XML. After each run, whatever a mutation kept the tests from deleting is
 swept by its run tag, straight at the cloud.
 
 The catalogue is ``mutation_cases.py``; running, sweeping and judging a
-run ``suite_runs.py``; the proxy ``mutating_proxy.py``. A :class:`Case` is one mutation and the tests it must fail (node ids,
-``module.py::*`` for every test of a module that passed in the baseline,
-or ``test[param]``). A :class:`Group` runs several cases in one suite run
+run ``suite_runs.py``; the proxy ``mutating_proxy.py``. A :class:`Case` is
+one mutation and the tests it must fail (node ids, ``module.py::*`` for
+every test of a module that passed in the baseline, or ``test[param]``). A :class:`Group` runs several cases in one suite run
 (CI time: a run of every part with its server boots takes minutes): their
 mutations, combined in a :class:`Composite`, touch disjoint requests, each
 counts what it changed and each case's tests are checked. Then the
