@@ -26,7 +26,9 @@ from typing import Any, Iterator
 import pytest
 
 from octoprobe.chaos.report import timeline_report
-from octoprobe.chaos.scenario import ScenarioConfig, ScenarioRefused, ScenarioResult
+from octoprobe.chaos.scenario import (
+    DEFAULT_MAX_DOMAINS, ScenarioConfig, ScenarioRefused, ScenarioResult, blast_radius,
+)
 from octoprobe.chaos.target import ChaosTarget, TargetUnavailable, open_lab_target, open_reference_target
 from octoprobe.config_yaml import parse_size
 from octoprobe.faults import FaultGuard, FaultUnsupported
@@ -57,8 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="pool the workload writes to, in its own namespace (default: %(default)s)")
     group.addoption("--chaos-seed", dest="chaos_seed", default="0", metavar="SEED",
                     help="seed of the victim choice: same cluster and seed, same victims (default: %(default)s)")
-    group.addoption("--chaos-max-failure-domains", dest="chaos_max_domains", type=int, default=2, metavar="N",
-                    help="blast radius: refuse faults touching more failure domains (default: %(default)s)")
+    group.addoption("--chaos-max-failure-domains", dest="chaos_max_domains", type=int, default=None, metavar="N",
+                    help="blast radius: refuse faults touching more failure domains (default: the inventory's "
+                         f"chaos.max_failure_domains, else {DEFAULT_MAX_DOMAINS}; never more than the inventory's)")
     group.addoption("--chaos-no-progress-timeout", dest="chaos_no_progress", type=float, default=120.0,
                     metavar="SECONDS",
                     help="a recovery that makes no progress this long fails the scenario (default: %(default)s)")
@@ -82,7 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--chaos-data / --chaos-object-size: {exc}") from None
     if obj <= 0 or data < obj:
         raise pytest.UsageError("--chaos-data must be at least one --chaos-object-size")
-    if opt.chaos_max_domains < 1:
+    if opt.chaos_max_domains is not None and opt.chaos_max_domains < 1:
         raise pytest.UsageError("--chaos-max-failure-domains must be at least 1")
     # SIGTERM takes the same path as Ctrl-C, so the faults are healed
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
@@ -158,11 +161,18 @@ def chaos_target(request: pytest.FixtureRequest, pytestconfig: pytest.Config) ->
 
 
 @pytest.fixture(scope="session")
-def chaos_config(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> ScenarioConfig:
+def chaos_config(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
+                 tmp_path_factory: pytest.TempPathFactory) -> ScenarioConfig:
     opt = pytestconfig.option
     data, obj = parse_size(opt.chaos_data), parse_size(opt.chaos_object_size)  # checked in pytest_configure
+    inventory = request.getfixturevalue("inventory") if _lab(pytestconfig) else None
+    try:
+        limit = blast_radius(opt.chaos_max_domains, getattr(inventory, "max_failure_domains", None),
+                             getattr(inventory, "path", None))
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
     return ScenarioConfig(data_bytes=data, object_size=obj, pool=opt.chaos_pool, seed=opt.chaos_seed,
-                          max_failure_domains=opt.chaos_max_domains, no_progress_timeout=opt.chaos_no_progress,
+                          max_failure_domains=limit, no_progress_timeout=opt.chaos_no_progress,
                           scratch=tmp_path_factory.mktemp("chaos-scratch"))
 
 

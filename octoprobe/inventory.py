@@ -198,6 +198,8 @@ class Inventory:
     racks: tuple[Rack, ...]
     switches: tuple[Switch, ...] = ()
     ceph: CephAccess | None = None
+    #: blast radius: the most failure domains (racks) a chaos fault may touch at once; None: no limit given
+    max_failure_domains: int | None = None
 
     @property
     def nodes(self) -> list[LabNode]:
@@ -280,7 +282,7 @@ class _Parser:
         return name
 
     def inventory(self, root: Node) -> Inventory:
-        top = check_keys(root, allowed=("name", "ssh", "bmc", "switches", "ceph"), required=("racks",))
+        top = check_keys(root, allowed=("name", "ssh", "bmc", "switches", "ceph", "chaos"), required=("racks",))
         name = get_str(root, "name", None)
         ssh_defaults = self.ssh_fields(get_mapping(root, "ssh"), defaults={}, need_host=False)
         bmc_defaults = self.bmc_defaults(get_mapping(root, "bmc"))
@@ -294,9 +296,12 @@ class _Parser:
         inventory = Inventory(str(root.path), name, tuple(racks), tuple(switches))
         self.check_unique(root, inventory)
         ceph = self.ceph(get_mapping(root, "ceph"), inventory)
-        if ceph is not None:
-            inventory = Inventory(inventory.path, name, inventory.racks, inventory.switches, ceph)
-        return inventory
+        limit = None
+        chaos = get_mapping(root, "chaos")
+        if chaos is not None:
+            check_keys(chaos, allowed=("max_failure_domains",))
+            limit = get_int(chaos, "max_failure_domains", None, min=1)
+        return Inventory(inventory.path, name, inventory.racks, inventory.switches, ceph, limit)
 
     def ceph(self, node: Node | None, inventory: Inventory) -> CephAccess | None:
         monitors = [n.name for n in inventory.nodes if n.has_role("monitor")]

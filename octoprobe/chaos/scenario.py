@@ -54,9 +54,28 @@ __all__ = [
     "ScenarioError",
     "ScenarioRunner",
     "choose_spec",
+    "DEFAULT_MAX_DOMAINS",
+    "blast_radius",
 ]
 
 MiB = 2**20
+
+
+#: Failure domains a fault may touch at once when neither option nor inventory says.
+DEFAULT_MAX_DOMAINS = 2
+
+
+def blast_radius(option: int | None, inventory_limit: int | None, inventory_path: str | None = None) -> int:
+    """How many failure domains a fault may touch: ``--chaos-max-failure-domains``,
+    else the inventory's ``chaos.max_failure_domains``, else
+    :data:`DEFAULT_MAX_DOMAINS`; the option may lower the inventory's limit,
+    never raise it (ValueError)."""
+    if inventory_limit is not None and option is not None and option > inventory_limit:
+        raise ValueError(f"--chaos-max-failure-domains {option}: the inventory {inventory_path} allows at most "
+                         f"{inventory_limit} (chaos.max_failure_domains)")
+    if option is not None:
+        return option
+    return inventory_limit if inventory_limit is not None else DEFAULT_MAX_DOMAINS
 
 
 @dataclass(frozen=True)
@@ -107,7 +126,7 @@ class ScenarioConfig:
     settle_timeout: float = 240.0
     poll_interval: float = 1.0
     headroom_factor: float = 1.25
-    max_failure_domains: int = 2
+    max_failure_domains: int = DEFAULT_MAX_DOMAINS
     flap_down: float = 2.0
     flap_up: float = 8.0
     flap_cycles: int = 3

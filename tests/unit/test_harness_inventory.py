@@ -177,12 +177,27 @@ def test_minimal_inventory_uses_defaults(tmp_path):
             "only a node with the role 'storage'",
         ),
         (("racks:\n", "rack:\n"), 3, "rack", "unknown key 'rack' (did you mean 'racks'?)"),
+        (("racks:\n", "chaos: {max_failure_domains: 0}\nracks:\n"), 3, "chaos.max_failure_domains",
+         "at least 1"),
+        (("racks:\n", "chaos: {max_domains: 1}\nracks:\n"), 3, "chaos.max_domains", "unknown key"),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path, change, line, key, words):
     err = fails(tmp_path, MINIMAL.replace(*change))
     assert (err.line, err.key) == (line, key), str(err)
     assert words in err.message
+
+
+def test_blast_radius_comes_from_the_option_else_the_inventory_and_never_exceeds_it(tmp_path):
+    from octoprobe.chaos.scenario import DEFAULT_MAX_DOMAINS, blast_radius
+
+    assert load_inventory(write(tmp_path, MINIMAL)).max_failure_domains is None
+    inv = load_inventory(write(tmp_path, "chaos:\n  max_failure_domains: 1\n" + MINIMAL))
+    assert inv.max_failure_domains == 1
+    assert blast_radius(None, None) == DEFAULT_MAX_DOMAINS
+    assert blast_radius(None, 1) == 1 and blast_radius(1, 3) == 1 and blast_radius(3, None) == 3
+    with pytest.raises(ValueError, match=r"allows at most 1 \(chaos.max_failure_domains\)"):
+        blast_radius(2, 1, inv.path)
 
 
 def test_duplicates_are_refused(tmp_path):
