@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from octoprobe.shell import CommandError, Result
 
@@ -36,8 +36,12 @@ class SshRunner:
     on first use, reopened if it dropped)."""
 
     def __init__(self, host: str, *, user: str, port: int = 22, key_file: str | Path | None = None,
-                 known_hosts: str | Path | None = None, connect_timeout: float = CONNECT_TIMEOUT):
+                 known_hosts: str | Path | None = None, connect_timeout: float = CONNECT_TIMEOUT,
+                 password: Callable[[], str] | None = None):
+        """``password``: called when connecting, for hosts that take a password
+        (a switch); the secret is read only then and never kept or shown."""
         self.host = host
+        self._password = password
         self.user = user
         self.port = port
         self.key_file = str(key_file) if key_file else None
@@ -64,11 +68,13 @@ class SshRunner:
             raise CommandError([f"ssh {self.user}@{self.host}:{self.port}"],
                                f"cannot read the known hosts {self.known_hosts or '~/.ssh/known_hosts'}: {exc}") from exc
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        agent_and_default_keys = self.key_file is None and self._password is None
         try:
             client.connect(self.host, port=self.port, username=self.user, key_filename=self.key_file,
+                           password=self._password() if self._password is not None else None,
                            timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                           auth_timeout=self.connect_timeout, allow_agent=self.key_file is None,
-                           look_for_keys=self.key_file is None)
+                           auth_timeout=self.connect_timeout, allow_agent=agent_and_default_keys,
+                           look_for_keys=agent_and_default_keys)
         except (paramiko.SSHException, OSError) as exc:
             client.close()
             raise CommandError([f"ssh {self.user}@{self.host}:{self.port}"], f"cannot connect: {exc}") from exc

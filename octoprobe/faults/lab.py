@@ -56,11 +56,14 @@ def ssh_runner(access: Any) -> SshRunner:
 
 
 def switch_runner(switch: Any) -> SshRunner:
-    """An SSH runner (key-based) for an inventory :class:`~octoprobe.inventory.Switch`."""
+    """An SSH runner for an inventory :class:`~octoprobe.inventory.Switch`:
+    its key, or its password (read from the inventory's reference only when
+    connecting)."""
     user = switch.username if isinstance(switch.username, str) else (
         switch.username.resolve() if switch.username is not None else "root")
+    password = switch.password.resolve if switch.password is not None else None
     return SshRunner(switch.address, user=user, port=switch.port, key_file=switch.key_file,
-                     known_hosts=switch.known_hosts)
+                     known_hosts=switch.known_hosts, password=password)
 
 
 def wait_reachable(runner: Runner, deadline: float, what: str) -> None:

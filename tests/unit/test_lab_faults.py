@@ -663,3 +663,16 @@ def test_a_leftover_that_cannot_be_healed_is_an_error_not_a_skip(inventory, tmp_
     with pytest.raises(FaultError, match="could not heal what an earlier chaos run left in the lab"):
         open_lab_target(inventory, state_dir=tmp_path, runners=lab.runners)
     assert FaultJournal(tmp_path / "faults.json").entries()  # still journaled for the next run
+
+
+def test_switch_runner_reads_the_switch_password_only_when_connecting(monkeypatch):
+    from octoprobe.faults.lab import switch_runner
+    from octoprobe.inventory import SecretRef, Switch
+
+    monkeypatch.delenv("OCTOPROBE_TEST_SWITCH_PW", raising=False)
+    ref = SecretRef(env="OCTOPROBE_TEST_SWITCH_PW", file=None, source="lab.yaml:3: switches[0].password")
+    runner = switch_runner(Switch("tor-1", "10.0.0.9", "cumulus", "cumulus", ref))  # no variable yet: fine
+    assert runner.user == "cumulus" and runner.key_file is None
+    monkeypatch.setenv("OCTOPROBE_TEST_SWITCH_PW", "Sw1tch-Pw")
+    assert runner._password() == "Sw1tch-Pw"
+    assert switch_runner(Switch("tor-2", "10.0.0.10"))._password is None

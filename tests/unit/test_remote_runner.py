@@ -16,6 +16,9 @@ from octoprobe.remote import SshRunner  # noqa: E402
 from octoprobe.shell import CommandError  # noqa: E402
 
 
+PASSWORD = "Sw1tch-Secret"
+
+
 class Server(paramiko.ServerInterface):
     def __init__(self, client_key):
         self.client_key = client_key
@@ -23,8 +26,11 @@ class Server(paramiko.ServerInterface):
     def check_auth_publickey(self, username, key):
         return paramiko.AUTH_SUCCESSFUL if key == self.client_key else paramiko.AUTH_FAILED
 
+    def check_auth_password(self, username, password):
+        return paramiko.AUTH_SUCCESSFUL if (username, password) == ("switch", PASSWORD) else paramiko.AUTH_FAILED
+
     def get_allowed_auths(self, username):
-        return "publickey"
+        return "publickey,password"
 
     def check_channel_request(self, kind, chanid):
         return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
@@ -40,6 +46,9 @@ class Server(paramiko.ServerInterface):
             channel.send_exit_status(0)
             time.sleep(0.3)
             channel.sendall(b"x" * 100_000)
+        elif command == "hello":
+            channel.sendall(b"hi")
+            channel.send_exit_status(0)
         elif command == "slow-reader":  # reads its input only after a while, then says how much it got
             time.sleep(1.5)
             total = 0
@@ -83,6 +92,7 @@ def ssh_server(tmp_path_factory):
     threading.Thread(target=serve, daemon=True).start()
     runner = SshRunner("127.0.0.1", user="test", port=port, key_file=tmp / "client_key",
                        known_hosts=tmp / "known_hosts", connect_timeout=5)
+    runner.port_and_known_hosts = (port, tmp / "known_hosts")  # for tests that log in otherwise
     try:
         yield runner
     finally:
@@ -105,3 +115,26 @@ def test_an_input_larger_than_the_window_reaches_a_late_reader(ssh_server):
 def test_a_failing_command_says_what_it_printed(ssh_server):
     with pytest.raises(CommandError, match="exit status 127: unknown command"):
         ssh_server.run(["nope"], timeout=10)
+
+
+def test_a_password_logs_in_where_no_key_is_given_and_a_wrong_one_is_not_shown(ssh_server):
+    port, known_hosts = ssh_server.port_and_known_hosts
+    asked = []
+
+    def password():
+        asked.append(1)
+        return PASSWORD
+
+    runner = SshRunner("127.0.0.1", user="switch", port=port, known_hosts=known_hosts, connect_timeout=5,
+                       password=password)
+    try:
+        assert runner.run(["hello"], timeout=10).stdout == "hi"
+        assert asked == [1], "the password is read when connecting, once"
+    finally:
+        runner.close()
+    wrong = SshRunner("127.0.0.1", user="switch", port=port, known_hosts=known_hosts, connect_timeout=5,
+                      password=lambda: "Wr0ng-Secret")
+    with pytest.raises(CommandError) as info:
+        wrong.run(["hello"], timeout=10)
+    assert "cannot connect" in str(info.value) and "Wr0ng-Secret" not in str(info.value)
+    wrong.close()
