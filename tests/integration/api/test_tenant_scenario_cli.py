@@ -36,19 +36,21 @@ def ceph_images(api_cloud, pool: str) -> set[str]:
 
 
 def namespaces() -> set[str]:
+    """This cloud's network namespaces (other clouds of the test run come and go beside it)."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=30, check=True)
-    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+    return {line.split()[0] for line in out.stdout.splitlines() if line.startswith(f"{PREFIX}-")}
 
 
-def qemu_processes() -> set[str]:
+def qemu_processes(api_cloud) -> set[str]:
+    """This cloud's QEMU processes: their command lines name its state directory."""
     out = subprocess.run(["pgrep", "-af", "qemu-system"], capture_output=True, text=True, timeout=30)
-    return {line.split()[0] for line in out.stdout.splitlines() if PREFIX in line or "octoprobe" in line}
+    return {line.split()[0] for line in out.stdout.splitlines() if str(api_cloud.state_dir) in line}
 
 
 def footprint(api_cloud) -> dict[str, set[str]]:
-    """What of ours exists: RBD images per pool, network namespaces, QEMU processes."""
+    """What of this cloud's exists: RBD images per pool, network namespaces, QEMU processes."""
     found = {pool: ceph_images(api_cloud, pool) for pool in ("vms", "volumes", "images")}
-    return found | {"netns": namespaces(), "qemu": qemu_processes()}
+    return found | {"netns": namespaces(), "qemu": qemu_processes(api_cloud)}
 
 
 def wait_volume(api_cloud, volume_id: str, status: str, timeout: float = 180) -> dict:
