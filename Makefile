@@ -28,8 +28,8 @@ DEBIAN_PACKAGES := ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-
 TEST_DEBIAN_PACKAGES := chromium openssh-server openssh-client
 
 PYTEST_ARGS ?=
-# `make run KEEP=1` leaves the reference cloud up (else it is brought down and its data deleted:
-# after the chaos suite its OSD files hold about 60 GB); RUN_ARGS go to `octoprobe run`
+# `make run KEEP=1` leaves the reference cloud up (else it is brought down and its data deleted,
+# a few GB after the chaos suite); RUN_ARGS go to `octoprobe run`
 KEEP ?=
 RUN_ARGS ?=
 
