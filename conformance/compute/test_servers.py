@@ -1,12 +1,14 @@
-"""compute-servers-create, -verify, -get and -list on the shared server
-(booted once per session by the conftest; these tests only read it), and
-the create requests a cloud must refuse (no server is booted for those).
+"""compute-servers-create (a server of its own), -verify, -get and -list
+on the shared server (booted once per session by the conftest; these tests
+only read it), and the create requests a cloud must refuse (no server is
+booted for those).
 
 Tempest's ServersTestJSON / ServersNegativeTestJSON prove the same things;
 their ids are reused where the test proves what theirs does."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 import pytest
@@ -21,20 +23,22 @@ NAME = "compute-servers-name"
 INVALID = "compute-servers-invalid"
 
 
-# ---------------------------------------------------------------- create (the shared server)
+# ---------------------------------------------------------------- create
 
 
 @pytest.mark.capability(CREATE, "b92d5ec7-b1dd-44a2-87e4-45e888c46ef0")
-def test_create_server_with_admin_password(server):
-    """POST /servers with adminPass: 202, the new server's id and links, and
-    the password given (a cloud that sets none returns it as sent)."""
-    assert server.response.status_code == 202
-    assert server.created.get("adminPass") == server.request["adminPass"], (
-        "POST /servers with adminPass answers another adminPass")
-    rels = {link["rel"] for link in server.created["links"]}
+def test_create_server_with_admin_password(nova, image, flavor, resources):
+    """POST /servers with adminPass (a server of its own, deleted after the
+    test): 202, the new server's id and links, and the password given (a
+    cloud that sets none returns it as sent); the server becomes ACTIVE."""
+    password = "Op-" + secrets.token_urlsafe(12)
+    booted = nova.boot(resources, image["id"], flavor["id"], adminPass=password)
+    assert booted.response.status_code == 202
+    assert booted.created.get("adminPass") == password, "POST /servers with adminPass answers another adminPass"
+    rels = {link["rel"] for link in booted.created["links"]}
     assert {"self", "bookmark"} <= rels, f"the new server's links are {sorted(rels)}, not self and bookmark"
-    self_link = next(link["href"] for link in server.created["links"] if link["rel"] == "self")
-    assert self_link.rstrip("/").endswith(f"/servers/{server.id}"), f"the self link {self_link} is not the server"
+    self_link = next(link["href"] for link in booted.created["links"] if link["rel"] == "self")
+    assert self_link.rstrip("/").endswith(f"/servers/{booted.id}"), f"the self link {self_link} is not the server"
 
 
 @pytest.mark.capability(VERIFY, "5de47127-9977-400a-936f-abcfbec1218f")

@@ -126,10 +126,11 @@ def test_host_name_is_same_as_server_name(guest, server):
 
 
 @pytest.mark.capability(VERIFY, "cbc0f52f-05aa-492b-bdc1-84b575ca294b")
-def test_verify_created_server_vcpus(guest, flavor):
-    """The guest has as many CPUs as the flavor's vcpus."""
+def test_verify_created_server_vcpus(guest, nova, flavor):
+    """The guest has as many CPUs as GET /flavors/{id} gives the server's flavor."""
+    shown = nova.get(f"/flavors/{flavor['id']}", "compute/flavor")["flavor"]
     count = int(_run(guest, "grep -c ^processor /proc/cpuinfo"))
-    assert count == flavor["vcpus"], f"the guest has {count} CPUs; flavor {flavor['name']} has {flavor['vcpus']} vcpus"
+    assert count == shown["vcpus"], f"the guest has {count} CPUs; flavor {shown['name']} has {shown['vcpus']} vcpus"
 
 
 @pytest.mark.capability(VERIFY, "449ed0ae-95af-4bd3-8c89-acf2629486eb")
@@ -142,13 +143,15 @@ def test_guest_has_the_servers_addresses(guest, nova, server):
 
 
 @pytest.mark.capability(KEYPAIR, "5d0b7d64-3b8e-4f0a-9f57-0c6b1f2a8e31")
-def test_server_takes_its_keypair_and_no_other_key(guest, server, server_keypair):
+def test_server_takes_its_keypair_and_no_other_key(guest, nova, server, server_keypair):
     """The server let the keypair's owner in (the ``guest`` session) with the
-    keypair's public key installed for that user; a key of the same kind that
-    is not the keypair's is refused."""
+    keypair's public key (as GET /os-keypairs/{name} shows it) installed for
+    that user; a key of the same kind that is not the keypair's is refused."""
+    shown = nova.get(f"/os-keypairs/{server_keypair['name']}", "compute/keypair")["keypair"]
     installed = _run(guest, "cat ~/.ssh/authorized_keys")
-    public = server_keypair["public_key"].split()[:2]  # type and key, without the comment
-    assert " ".join(public) in installed, f"the keypair's public key is not in authorized_keys: {installed[:300]}"
+    public = shown["public_key"].split()[:2]  # type and key, without the comment
+    assert " ".join(public) in installed, (
+        f"the keypair's public key {' '.join(public)[:60]}... is not in authorized_keys: {installed[:300]}")
     address = guest.get_transport().getpeername()[0]
     stranger = paramiko.RSAKey.generate(2048) if public[0] == "ssh-rsa" else paramiko.ECDSAKey.generate()
     try:

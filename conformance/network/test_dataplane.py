@@ -212,11 +212,12 @@ def session(guest, guest_ipv6) -> paramiko.SSHClient:
 
 
 @pytest.mark.capability(ADDRESSES, "4f73454d-d52f-437c-ab0d-954ccd45f978")
-def test_server_gets_private_ipv4_and_ipv6(guest):
+def test_server_gets_private_ipv4_and_ipv6(nova, neutron, guest):
     """The server has one fixed private IPv4 and one fixed IPv6 address, each
     in a subnet of the project's network, and they are its Neutron port's."""
-    fixed4 = addresses_of(guest.server, version=4, kind="fixed")
-    fixed6 = addresses_of(guest.server, version=6, kind="fixed")
+    server = nova.show(guest.boot.id)
+    fixed4 = addresses_of(server, version=4, kind="fixed")
+    fixed6 = addresses_of(server, version=6, kind="fixed")
     assert len(fixed4) == 1 and len(fixed6) == 1, (
         f"server {guest.boot.id} has fixed IPv4 {fixed4} and IPv6 {fixed6}; one of each is promised")
     assert ipaddress.ip_address(fixed4[0]).is_private, f"the IPv4 address {fixed4[0]} is not private"
@@ -225,24 +226,26 @@ def test_server_gets_private_ipv4_and_ipv6(guest):
         ip = ipaddress.ip_address(address)
         assert ip.version in by_version and ip in by_version[ip.version], (
             f"{address} is in no subnet of network {guest.network['name']}: {sorted(map(str, by_version.values()))}")
-    port_ips = sorted(ip["ip_address"] for ip in guest.port["fixed_ips"])
+    port = neutron.show("port", guest.port["id"])
+    port_ips = sorted(ip["ip_address"] for ip in port["fixed_ips"])
     assert port_ips == sorted(fixed4 + fixed6), f"Nova shows {fixed4 + fixed6}, the Neutron port has {port_ips}"
-    assert guest.port["network_id"] == guest.network["id"] and guest.port["device_owner"].startswith("compute:")
+    assert port["network_id"] == guest.network["id"] and port["device_owner"].startswith("compute:")
 
 
 @pytest.mark.capability(ADDRESSES, "5a893076-7390-4f64-b454-837d7b603b3d")
-def test_slaac_address_follows_the_mac(guest):
+def test_slaac_address_follows_the_mac(neutron, guest):
     """On a SLAAC subnet the server's IPv6 address is the prefix and the
     modified EUI-64 of its port's MAC (what the guest configures itself)."""
     slaac = [s for s in guest.subnets if s["ip_version"] == 6 and s.get("ipv6_address_mode") == "slaac"]
     if not slaac:
         pytest.skip("the project's network has no SLAAC IPv6 subnet")
-    mac = bytes.fromhex(guest.port["mac_address"].replace(":", ""))
+    port = neutron.show("port", guest.port["id"])
+    mac = bytes.fromhex(port["mac_address"].replace(":", ""))
     eui = bytes([mac[0] ^ 0x02]) + mac[1:3] + b"\xff\xfe" + mac[3:]
     prefix = ipaddress.ip_network(slaac[0]["cidr"])
     expected = ipaddress.ip_address(int(prefix.network_address) | int.from_bytes(eui, "big"))
     got = [ipaddress.ip_address(a) for a in addresses_of(guest.server, version=6, kind="fixed")]
-    assert expected in got, f"MAC {guest.port['mac_address']} on {prefix} makes {expected}; the server has {got}"
+    assert expected in got, f"MAC {port['mac_address']} on {prefix} makes {expected}; the server has {got}"
 
 
 @pytest.mark.capability(FILTER, "b311001c-232a-459f-98e2-4a7a0efcbd8e")
@@ -334,7 +337,7 @@ def alt_guest(alt_conn, schemas, run, alt_neutron, neutron, guest, module_resour
 
 @pytest.mark.needs_alt
 @pytest.mark.capability(ISOLATION, "bee23733-856e-464b-9214-2626d33eca35")
-def test_other_tenants_server_is_unreachable_by_private_ipv4(guest, session, alt_guest):
+def test_other_tenants_server_is_unreachable_by_private_ipv4(nova, guest, session, alt_guest):
     """The other project's server answers SSH from the machine running the
     suite (over IPv6), and our server reaches its own SSH by its private
     IPv4 address; but our server gets nothing from the other server's
@@ -345,7 +348,7 @@ def test_other_tenants_server_is_unreachable_by_private_ipv4(guest, session, alt
         pytest.skip(f"the other project's server has no IPv6 address to check it is up by: "
                     f"{addresses_of(alt_guest.server)}")
     wait_open(alt6[0], 22, "the other project's server (its SSH over IPv6)", timeout=SSH_TIMEOUT)
-    own4 = addresses_of(guest.server, version=4, kind="fixed")[0]
+    own4 = addresses_of(nova.show(guest.boot.id), version=4, kind="fixed")[0]
     assert guest_reaches(session, own4).startswith("SSH-"), (
         f"our server's nc does not reach its own SSH at {own4}: the check would prove nothing")
     got = guest_reaches(session, alt_guest.address)

@@ -32,6 +32,11 @@ The mutations the tests use:
   by a non-OpenStack one (plain text; a web framework's ``{"detail": ...}``);
 * :class:`LeakImages`, :class:`Leak` — add resources another token created
   to lists, and show them to a GET that should be a 404;
+* :func:`ignore_query` — forward a list's GET without its filters;
+* :class:`RewriteRequest` — change what is forwarded (method, path, JSON
+  body) and, optionally, the answer to it: the cloud does something else
+  than it was asked and says it did what was asked (a rule for another
+  port; a disassociation that is never made; a server under another name);
 * :class:`Composite` — several mutations that touch disjoint requests in
   one run, each counting what it changed; an exchange two of them change is
   recorded as an overlap (a design error of the composite).
@@ -55,7 +60,9 @@ import yaml
 
 __all__ = [
     "Exchange",
+    "Request",
     "Mutation",
+    "RewriteRequest",
     "MutatingProxy",
     "Composite",
     "CONTROL_PATH",
@@ -81,6 +88,36 @@ CALL = ("call",)
 
 
 @dataclass
+class Request:
+    """A request on its way to the cloud, as a mutation's ``rewrite_request``
+    sees it and may change it (``method``, ``path``, ``body``)."""
+
+    method: str
+    path: str  # with the query string
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    phase: str | None = None
+    test: str = ""
+
+    @property
+    def route(self) -> str:
+        return self.path.split("?", 1)[0]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def set_json(self, value: Any) -> None:
+        self.body = json.dumps(value).encode()
+
+
+def _in_phase(phases: tuple[str, ...], phase: str | None) -> bool:
+    return not phases or phase is None or phase in phases
+
+
+@dataclass
 class Exchange:
     """One request and its (already origin-rewritten) response, as a mutation sees it."""
 
@@ -93,6 +130,7 @@ class Exchange:
     body: bytes
     phase: str | None = None  # setup | call | teardown of test ``test``; "" between tests; None: never told
     test: str = ""
+    rewritten_by: tuple[str, ...] = ()  # the mutations that changed the request before it was forwarded
 
     @property
     def route(self) -> str:
@@ -128,7 +166,7 @@ class Mutation:
     def __call__(self, ex: Exchange) -> bool:
         if self.methods and ex.method not in self.methods:
             return False
-        if self.phases and ex.phase is not None and ex.phase not in self.phases:
+        if not _in_phase(self.phases, ex.phase):
             return False
         if not re.fullmatch(self.path, ex.route):
             return False
@@ -158,14 +196,20 @@ class Composite:
                 self.overlaps.append(f"{' & '.join(changed)}: {ex.method} {ex.route}")
         return bool(changed)
 
-    def rewrite_request(self, method: str, path: str, phase: str | None) -> str | None:
-        """The first part's new request path (see :func:`ignore_query`), or None."""
-        for part in self.parts.values():
+    def rewrite_request(self, request: Request) -> tuple[str, ...]:
+        """Every part's request rewrite, in order; the names the parts that
+        changed it return (two parts is an overlap, as for responses)."""
+        changed, names = [], []
+        for key, part in self.parts.items():
             rewrite = getattr(part, "rewrite_request", None)
-            new = rewrite(method, path, phase) if rewrite is not None else None
-            if new is not None:
-                return new
-        return None
+            done = tuple(rewrite(request)) if rewrite is not None else ()
+            if done:
+                changed.append(key)
+                names += done
+        if len(changed) > 1:
+            with self._lock:
+                self.overlaps.append(f"{' & '.join(changed)}: {request.method} {request.route} (request)")
+        return tuple(names)
 
     def applied_by(self) -> dict[str, int]:
         return {name: getattr(part, "applied", 0) for name, part in self.parts.items()}
@@ -320,23 +364,56 @@ class IgnoreQuery:
         self.applied = 0
         self._lock = threading.Lock()
 
-    def rewrite_request(self, method: str, path: str, phase: str | None) -> str | None:
-        if method != "GET" or "?" not in path:
-            return None
-        if self.phases and phase is not None and phase not in self.phases:
-            return None
-        route, query = path.split("?", 1)
+    def rewrite_request(self, request: Request) -> tuple[str, ...]:
+        if request.method != "GET" or "?" not in request.path or not _in_phase(self.phases, request.phase):
+            return ()
+        route, query = request.path.split("?", 1)
         if not re.fullmatch(self.path, route):
-            return None
+            return ()
         kept = [q for q in query.split("&") if q.split("=", 1)[0] in self.keep]
         if len(kept) == len(query.split("&")):
-            return None
+            return ()
         with self._lock:
             self.applied += 1
-        return route + ("?" + "&".join(kept) if kept else "")
+        request.path = route + ("?" + "&".join(kept) if kept else "")
+        return (self.name,)
 
     def __call__(self, ex: Exchange) -> bool:
         return False  # what it changes, it changed in the request
+
+
+class RewriteRequest:
+    """The cloud does something else than it was asked: ``rewrite(request)``
+    changes a matching request (method, path, body; True when it did)
+    before it is forwarded, and ``answer(exchange)``, when given, changes
+    the response to a request it rewrote — typically back into what was
+    asked, so only what the cloud *does* differs. Matching is by
+    ``methods``, ``path`` (without query), ``phases`` and ``when``
+    (e.g. the test's node id). ``applied`` counts the rewritten requests."""
+
+    def __init__(self, name: str, path: str, rewrite: Callable[[Request], bool], *,
+                 answer: Callable[[Exchange], bool] | None = None, methods: tuple[str, ...] = (),
+                 phases: tuple[str, ...] = CALL, when: Callable[[Request], bool] | None = None):
+        self.name, self.path, self.rewrite, self.answer = name, path, rewrite, answer
+        self.methods, self.phases, self.when = methods, phases, when
+        self.applied = 0
+        self._lock = threading.Lock()
+
+    def rewrite_request(self, request: Request) -> tuple[str, ...]:
+        if self.methods and request.method not in self.methods:
+            return ()
+        if not _in_phase(self.phases, request.phase) or not re.fullmatch(self.path, request.route):
+            return ()
+        if (self.when is not None and not self.when(request)) or not self.rewrite(request):
+            return ()
+        with self._lock:
+            self.applied += 1
+        return (self.name,)
+
+    def __call__(self, ex: Exchange) -> bool:
+        if self.name not in ex.rewritten_by or self.answer is None:
+            return False
+        return bool(self.answer(ex))
 
 
 def ignore_query(name: str, path: str, **kwargs: Any) -> IgnoreQuery:
@@ -579,15 +656,17 @@ class MutatingProxy:
                 proxy.requests += 1
                 phase, test = proxy.phase, proxy.test
                 mutation = proxy.mutation
+                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
+                                  phase, test)
                 rewrite = getattr(mutation, "rewrite_request", None)
-                forward = (rewrite(self.command, self.path, phase) if rewrite is not None else None) or self.path
+                rewritten_by = tuple(rewrite(request)) if rewrite is not None else ()
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 headers["Host"] = proxy.upstream_host
-                if body or self.command in ("POST", "PUT", "PATCH"):
-                    headers["Content-Length"] = str(len(body))
+                if request.body or request.method in ("POST", "PUT", "PATCH"):
+                    headers["Content-Length"] = str(len(request.body))
                 conn = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=proxy.timeout)
                 try:
-                    conn.request(self.command, forward, body=body or None, headers=headers)
+                    conn.request(request.method, request.path, body=request.body or None, headers=headers)
                     resp = conn.getresponse()
                     data = resp.read()
                     status = resp.status
@@ -599,7 +678,7 @@ class MutatingProxy:
                 finally:
                     conn.close()
                 ex = Exchange(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                              status, out_headers, proxy.rewrite(data, out_headers), phase, test)
+                              status, out_headers, proxy.rewrite(data, out_headers), phase, test, rewritten_by)
                 if mutation is not None:
                     mutation(ex)
                 if ex.status in (204, 304) or ex.status < 200:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mutating_proxy import (
-    Composite, Exchange, Leak, LeakImages, Mutation, change_status, drop_everywhere, drop_field, edit_json, framework_error, ignore_query, plain_text_error, remap_status,
+    Composite, Exchange, Leak, LeakImages, Mutation, Request, RewriteRequest, change_status, drop_everywhere,
+    drop_field, edit_json, framework_error, ignore_query, plain_text_error, remap_status,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -58,16 +59,16 @@ def _modules(directory: str, *, leave_out: tuple[str, ...] = ()) -> tuple[str, .
 
 IDENTITY_IMAGE = ("conformance/identity", "conformance/image")
 VOLUME = ("conformance/volume",)
-#: the data plane (packets to the guests, SSH into them) is not an HTTP API: no proxy in front of the
-#: cloud's API can fail those tests, and they boot servers (minutes); they are left out of the runs
-DATA_PLANE = {
-    "conformance/network/test_dataplane.py": "what it checks crosses the data plane (ICMP, TCP, SSH to guests "
-                                             "over VXLAN, floating IPs), which an API proxy cannot change",
-    "conformance/compute/test_ssh.py": "logs into the shared server over SSH (host name, vCPUs): the data plane",
-}
+#: the data plane (SSH into the guests, TCP to them over IPv6 and floating IPs): its tests boot servers
+#: and wait on packets (minutes), so they run in the baseline and in a group of their own only, under
+#: mutations that make the cloud do something else than the API says (:data:`DATA_PLANE_CASES`)
+DATA_PLANE = ("conformance/compute/test_ssh.py", "conformance/network/test_dataplane.py")
 NETWORK = _modules("network", leave_out=("test_dataplane.py",))
 COMPUTE = _modules("compute", leave_out=("test_ssh.py",))
+#: what the broad mutations run on
 ALL_PARTS = IDENTITY_IMAGE + VOLUME + NETWORK + COMPUTE
+#: what the baseline runs: everything (and so what the coverage is of)
+BASELINE_PARTS = ALL_PARTS + DATA_PLANE
 
 
 @dataclass(frozen=True)
@@ -834,9 +835,8 @@ TARGETED_READS = [
          lambda: drop_everywhere("POST keypair without fingerprint", rf"{COMPUTE_V}/os-keypairs", "fingerprint",
                                  methods=("POST",)), MUST_FAIL["keypair-created-without-fingerprint"], COMPUTE),
     Case("server-create-forgets-adminPass",
-         # the shared server is booted in a fixture; only the test that reads its answer must notice
          lambda: drop_everywhere("POST /servers without adminPass", rf"{COMPUTE_V}/servers", "adminPass",
-                                 methods=("POST",), phases=("setup", "call")),
+                                 methods=("POST",)),
          MUST_FAIL["server-create-forgets-adminPass"], COMPUTE),
     Case("router-gateway-without-address",
          lambda: edit_json("PUT router: gateway without external_fixed_ips", rf"/network/v2\.0/routers/{UUID}",
@@ -869,6 +869,140 @@ LEAKS = [
          lambda: Leak("leak into shows", ("compute", "network", "image"), lists=False),
          MUST_FAIL["other-tenants-resources-shown"], ALL_PARTS),
 ]
+
+
+# ---------------------------------------------------------------- the data plane
+
+
+def _rule_for_the_next_port(request: Request) -> bool:
+    """A security-group rule's port range moved up by one (5201 -> 5202)."""
+    body = request.json()
+    rule = body.get("security_group_rule") if isinstance(body, dict) else None
+    if not isinstance(rule, dict) or not isinstance(rule.get("port_range_min"), int):
+        return False
+    rule["port_range_min"] += 1
+    if isinstance(rule.get("port_range_max"), int):
+        rule["port_range_max"] += 1
+    request.set_json(body)
+    return True
+
+
+def _rule_as_asked(ex: Exchange) -> bool:
+    """The created rule shown with the ports that were asked for."""
+    body, asked = ex.json(), json.loads(ex.request_body)["security_group_rule"]
+    rule = body.get("security_group_rule") if isinstance(body, dict) else None
+    if not isinstance(rule, dict) or ex.status >= 300:
+        return False
+    rule.update(port_range_min=asked.get("port_range_min"), port_range_max=asked.get("port_range_max"))
+    ex.set_json(body)
+    return True
+
+
+def _disassociation_becomes_a_read(request: Request) -> bool:
+    """A floating IP's ``PUT {"port_id": null}`` forwarded as a GET: nothing changes."""
+    body = request.json()
+    fip = body.get("floatingip") if isinstance(body, dict) else None
+    if not isinstance(fip, dict) or "port_id" not in fip or fip["port_id"] is not None:
+        return False
+    request.method, request.body = "GET", b""
+    return True
+
+
+def _as_disassociated(ex: Exchange) -> bool:
+    body = ex.json()
+    fip = body.get("floatingip") if isinstance(body, dict) else None
+    if not isinstance(fip, dict) or ex.status != 200:
+        return False
+    fip.update(port_id=None, fixed_ip_address=None, status="DOWN")
+    ex.set_json(body)
+    return True
+
+
+def _another_name(request: Request) -> bool:
+    """The server's name with its last letter changed (the run's prefix kept, for the sweep)."""
+    body = request.json()
+    server = body.get("server") if isinstance(body, dict) else None
+    name = server.get("name") if isinstance(server, dict) else None
+    if not isinstance(name, str) or not name:
+        return False
+    cut = min(len(name), 63) - 1  # a host name has 63 characters at most
+    server["name"] = name[:cut] + ("z" if name[cut] != "z" else "y") + name[cut + 1:]
+    request.set_json(body)
+    return True
+
+
+def _other_fixed_ipv4(body: Any) -> bool:
+    """Every fixed IPv4 address of a server shown 128 addresses further (last octet)."""
+    server = body.get("server") if isinstance(body, dict) else None
+    changed = False
+    for addresses in (server.get("addresses") or {}).values() if isinstance(server, dict) else ():
+        for entry in addresses:
+            if entry.get("version") == 4 and entry.get("OS-EXT-IPS:type", "fixed") == "fixed":
+                octets = entry["addr"].split(".")
+                octets[-1] = str((int(octets[-1]) + 128) % 256)
+                entry["addr"] = ".".join(octets)
+                changed = True
+    return changed
+
+
+def _other_mac(body: Any) -> bool:
+    port = body.get("port") if isinstance(body, dict) else None
+    if not isinstance(port, dict) or not isinstance(port.get("mac_address"), str):
+        return False
+    head, last = port["mac_address"].rsplit(":", 1)
+    port["mac_address"] = f"{head}:{int(last, 16) ^ 0x01:02x}"
+    return True
+
+
+def _other_public_key(body: Any) -> bool:
+    keypair = body.get("keypair") if isinstance(body, dict) else None
+    key = keypair.get("public_key") if isinstance(keypair, dict) else None
+    if not isinstance(key, str) or len(key.split()) < 2:
+        return False
+    kind, blob = key.split()[:2]
+    keypair["public_key"] = f"{kind} {blob[:-8]}{'AAAAAAAA' if blob[-8:] != 'AAAAAAAA' else 'BBBBBBBB'}"
+    return True
+
+
+def _in_module(module: str) -> Callable[[Request], bool]:
+    return lambda request: f"{module}::" in request.test
+
+
+SSH_TESTS = "compute/test_ssh.py::"
+DATAPLANE_TESTS = "network/test_dataplane.py::"
+#: the cloud does something else than its API says: what only the guests and the packets show
+DATA_PLANE_CASES = [
+    Case("security-group-rule-opens-another-port",
+         lambda: RewriteRequest("POST rule: port + 1, shown as asked", r"/network/v2\.0/security-group-rules",
+                                _rule_for_the_next_port, answer=_rule_as_asked, methods=("POST",)),
+         (DATAPLANE_TESTS + "test_rule_opens_a_closed_port_and_deleting_it_closes_it",), DATA_PLANE),
+    Case("floating-ip-disassociation-not-done",
+         lambda: RewriteRequest("PUT floating IP port_id null: not done, shown as done",
+                                rf"/network/v2\.0/floatingips/{UUID}", _disassociation_becomes_a_read,
+                                answer=_as_disassociated, methods=("PUT",)),
+         (DATAPLANE_TESTS + "test_floating_ip_reaches_the_server",), DATA_PLANE),
+    Case("server-booted-under-another-name",
+         # the shared server boots in the setup of compute/test_ssh.py's first test
+         lambda: RewriteRequest("POST /servers: another name", rf"{COMPUTE_V}/servers", _another_name,
+                                methods=("POST",), phases=("setup",), when=_in_module("compute/test_ssh.py")),
+         (SSH_TESTS + "test_host_name_is_same_as_server_name",), DATA_PLANE),
+    Case("flavor-vcpus-misreported",
+         lambda: edit_json("GET flavor: vcpus + 1", rf"{COMPUTE_V}/flavors/[^/]+",
+                           _edit(("flavor", "vcpus"), lambda v: v + 1)),
+         (SSH_TESTS + "test_verify_created_server_vcpus",), DATA_PLANE),
+    Case("server-fixed-ipv4-misreported",
+         lambda: edit_json("GET server: fixed IPv4 + 128", rf"{COMPUTE_V}/servers/{UUID}", _other_fixed_ipv4),
+         (SSH_TESTS + "test_guest_has_the_servers_addresses",
+          DATAPLANE_TESTS + "test_server_gets_private_ipv4_and_ipv6",
+          DATAPLANE_TESTS + "test_other_tenants_server_is_unreachable_by_private_ipv4"), DATA_PLANE),
+    Case("port-mac-misreported",
+         lambda: edit_json("GET port: another MAC", rf"/network/v2\.0/ports/{UUID}", _other_mac),
+         (DATAPLANE_TESTS + "test_slaac_address_follows_the_mac",), DATA_PLANE),
+    Case("keypair-public-key-misreported",
+         lambda: edit_json("GET keypair: another public key", rf"{COMPUTE_V}/os-keypairs/[^/]+", _other_public_key),
+         (SSH_TESTS + "test_server_takes_its_keypair_and_no_other_key",), DATA_PLANE),
+]
+CASES += DATA_PLANE_CASES
 EXPLORE = ERRORS + WRITE_STATUSES + READS_WITHOUT_ID + TARGETED_READS + MICROVERSIONS + LEAKS
 CASES += EXPLORE
 CASE_BY_NAME = {c.name: c for c in CASES}
@@ -915,6 +1049,8 @@ GROUPS = [
         "image-put-refusals-become-204", "image-patch-errors-become-200", "image-delete-refusals-become-204",
         "keystone-refusals-become-200", "cinder-404-as-plain-text", "volume-with-snapshots-deletable",
         "neutron-refusals-become-500", "other-tenants-resources-shown")),
+    # the data plane's modules only: the cloud does something else than its API says
+    Group("data-plane", tuple(DATA_PLANE_CASES)),
 ]
 #: cases that run by hand only: in a group their tests fail (on a write status) before the call they
 #: change, and each of their tests is failed by some mutation of the groups

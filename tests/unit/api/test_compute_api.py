@@ -880,6 +880,7 @@ def test_access_addresses_are_checked_on_update(nova):
 
 def test_interfaces_are_the_servers_ports(nova):
     sid = nova.boot()
+    nova.wait_status(sid, "ACTIVE")  # the build adds the fake's NIC record: not after the clear below
     port = SimpleNamespace(id=str(uuid.uuid4()), network_id=nova.net.id, mac_address="fa:16:3e:00:00:01",
                            device_id=sid, index=1, security_groups=[],
                            fixed_ips=[SimpleNamespace(subnet_id="s4", ip_address="10.0.0.5")])
