@@ -87,17 +87,12 @@ CONTROL_PATH = "/__octoprobe_proxy__/phase"
 CALL = ("call",)
 
 
-@dataclass
-class Request:
-    """A request on its way to the cloud, as a mutation's ``rewrite_request``
-    sees it and may change it (``method``, ``path``, ``body``)."""
+class _JsonMessage:
+    """``route`` (the path without its query) and the JSON ``body`` of a
+    request or a response (``path`` and ``body`` are the dataclass's)."""
 
-    method: str
-    path: str  # with the query string
-    headers: dict[str, str]  # lower-case names
+    path: str
     body: bytes
-    phase: str | None = None
-    test: str = ""
 
     @property
     def route(self) -> str:
@@ -113,12 +108,25 @@ class Request:
         self.body = json.dumps(value).encode()
 
 
+@dataclass
+class Request(_JsonMessage):
+    """A request on its way to the cloud, as a mutation's ``rewrite_request``
+    sees it and may change it (``method``, ``path``, ``body``)."""
+
+    method: str
+    path: str  # with the query string
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    phase: str | None = None
+    test: str = ""
+
+
 def _in_phase(phases: tuple[str, ...], phase: str | None) -> bool:
     return not phases or phase is None or phase in phases
 
 
 @dataclass
-class Exchange:
+class Exchange(_JsonMessage):
     """One request and its (already origin-rewritten) response, as a mutation sees it."""
 
     method: str
@@ -132,18 +140,8 @@ class Exchange:
     test: str = ""
     rewritten_by: tuple[str, ...] = ()  # the mutations that changed the request before it was forwarded
 
-    @property
-    def route(self) -> str:
-        return self.path.split("?", 1)[0]
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
-
     def set_json(self, value: Any) -> None:
-        self.body = json.dumps(value).encode()
+        super().set_json(value)
         self.headers["content-type"] = "application/json"
 
 
