@@ -274,6 +274,29 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         option.dist = "loadscope"
 
 
+#: ``-n auto``: so many workers at least and at most (see :func:`auto_workers`)
+AUTO_WORKERS = (4, 8)
+
+
+def auto_workers(cpus: int | None) -> int:
+    """The workers of ``-n auto``: the CPUs of this machine, but at least 4
+    and at most 8. The suites' tests wait on the cloud (boots, state
+    changes, packets), not on this machine's CPUs, so a 2-CPU runner still
+    gains from 4; and each worker makes its own session resources (a shared
+    server), so a large runner would load the cloud more than it gains."""
+    low, high = AUTO_WORKERS
+    return max(low, min(cpus or 1, high))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """pytest-xdist's ``-n auto`` (:func:`auto_workers`); a number in
+    ``$PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins (xdist's own hook reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return auto_workers(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: every worker uses the controller's run id."""

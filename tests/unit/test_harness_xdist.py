@@ -1,6 +1,7 @@
 """pytest-xdist with octoprobe's plugin: ``-n N`` schedules by scope, so the
 tests that share a module- or class-scoped resource run on one worker (the
-resource is made once), and modules spread over the workers."""
+resource is made once), and modules spread over the workers; ``-n auto``
+starts 4 to 8 workers whatever the CPUs (the tests wait on the cloud)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from octoprobe.plugin import auto_workers
 
 SHARED = textwrap.dedent('''
     import json, os, pathlib, pytest
@@ -58,3 +61,26 @@ def test_tests_sharing_a_module_or_class_resource_run_on_one_worker(tmp_path: Pa
     assert len(workers["module"]) == 1, workers
     assert len(workers["class"]) == 1, workers
     assert len(workers["free"]) > 1, f"modules should spread over the workers: {workers}"
+
+
+def test_auto_workers_are_the_cpus_between_4_and_8():
+    assert [auto_workers(n) for n in (None, 1, 2, 4, 6, 8, 64)] == [4, 4, 4, 4, 6, 8, 8]
+
+
+def test_n_auto_starts_the_plugins_number_of_workers_unless_the_environment_names_one(tmp_path: Path):
+    (tmp_path / "test_workers.py").write_text(textwrap.dedent('''
+        import os
+
+        def test_count():
+            print("WORKERS", os.environ["PYTEST_XDIST_WORKER_COUNT"])
+            assert False  # so the output is shown
+    '''))
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTEST_XDIST_AUTO_NUM_WORKERS"}
+    counts = []
+    for extra in ({}, {"PYTEST_XDIST_AUTO_NUM_WORKERS": "3"}):
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "auto", "-q", "-p", "no:cacheprovider",
+                               str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              env={**env, **extra})
+        counts.append(next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("WORKERS")))
+    cpus = len(__import__("os").sched_getaffinity(0))
+    assert counts == [str(auto_workers(cpus)), "3"]
