@@ -59,14 +59,16 @@ def fmt(value) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _results(results: Path, names: tuple[str, ...]) -> list[tuple[str, dict]]:
+    """(name, its result) for the scenarios of ``names`` that have one in ``results``, in that order."""
+    paths = [(name, results / f"{name}.json") for name in names]
+    return [(name, json.loads(path.read_text())) for name, path in paths if path.exists()]
+
+
 def scenario_rows(results: Path) -> list[dict]:
     """One row per Ceph scenario of ``results`` (the suite's ``--chaos-results``), in :data:`ORDER`."""
     rows = []
-    for name in ORDER:
-        path = results / f"{name}.json"
-        if not path.exists():
-            continue
-        r = json.loads(path.read_text())
+    for name, r in _results(results, ORDER):
         if "measurements" not in r:
             rows.append({"scenario": name, "refused": r.get("refused")})
             continue
@@ -90,11 +92,7 @@ def scenario_rows(results: Path) -> list[dict]:
 def vm_rows(results: Path) -> list[dict]:
     """One row per VM-continuity scenario of ``results``, in :data:`VM_ORDER`."""
     rows = []
-    for name in VM_ORDER:
-        path = results / f"{name}.json"
-        if not path.exists():
-            continue
-        r = json.loads(path.read_text())
+    for name, r in _results(results, VM_ORDER):
         io, guest, rados = r.get("vm_io") or {}, r.get("check") or {}, r.get("check_rados") or {}
         rows.append({
             "scenario": name,

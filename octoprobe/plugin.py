@@ -294,7 +294,12 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     ``$PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins (xdist's own hook reads it)."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
-    return auto_workers(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    return auto_workers(machine_cpus())
+
+
+def machine_cpus() -> int | None:
+    """The CPUs this process may run on (None when unknown)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -6,12 +6,13 @@ starts 4 to 8 workers whatever the CPUs (the tests wait on the cloud)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from octoprobe.plugin import auto_workers
+from octoprobe.plugin import auto_workers, machine_cpus
 
 SHARED = textwrap.dedent('''
     import json, os, pathlib, pytest
@@ -53,7 +54,7 @@ def test_tests_sharing_a_module_or_class_resource_run_on_one_worker(tmp_path: Pa
     log = tmp_path / "log.jsonl"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "3", "-q", "-p", "no:cacheprovider", str(tmp_path)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "LOG": str(log)})
+                          env={**os.environ, "LOG": str(log)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     workers = {g: {r["worker"] for r in rows if r["group"] == g} for g in ("module", "class", "free")}
@@ -75,12 +76,11 @@ def test_n_auto_starts_the_plugins_number_of_workers_unless_the_environment_name
             print("WORKERS", os.environ["PYTEST_XDIST_WORKER_COUNT"])
             assert False  # so the output is shown
     '''))
-    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTEST_XDIST_AUTO_NUM_WORKERS"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_AUTO_NUM_WORKERS"}
     counts = []
     for extra in ({}, {"PYTEST_XDIST_AUTO_NUM_WORKERS": "3"}):
         proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "auto", "-q", "-p", "no:cacheprovider",
                                str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                               env={**env, **extra})
         counts.append(next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("WORKERS")))
-    cpus = len(__import__("os").sched_getaffinity(0))
-    assert counts == [str(auto_workers(cpus)), "3"]
+    assert counts == [str(auto_workers(machine_cpus())), "3"]

@@ -92,7 +92,6 @@ def ssh_server(tmp_path_factory):
     threading.Thread(target=serve, daemon=True).start()
     runner = SshRunner("127.0.0.1", user="test", port=port, key_file=tmp / "client_key",
                        known_hosts=tmp / "known_hosts", connect_timeout=5)
-    runner.port_and_known_hosts = (port, tmp / "known_hosts")  # for tests that log in otherwise
     try:
         yield runner
     finally:
@@ -118,7 +117,7 @@ def test_a_failing_command_says_what_it_printed(ssh_server):
 
 
 def test_a_password_logs_in_where_no_key_is_given_and_a_wrong_one_is_not_shown(ssh_server):
-    port, known_hosts = ssh_server.port_and_known_hosts
+    port, known_hosts = ssh_server.port, ssh_server.known_hosts
     asked = []
 
     def password():

@@ -121,8 +121,16 @@ class Request(_JsonMessage):
     test: str = ""
 
 
-def _in_phase(phases: tuple[str, ...], phase: str | None) -> bool:
-    return not phases or phase is None or phase in phases
+def _selects(methods: tuple[str, ...], phases: tuple[str, ...], path: str, method: str, phase: str | None,
+             route: str) -> bool:
+    """Whether a mutation of ``methods`` (all when empty), ``phases`` (any when
+    empty, or when the proxy was never told one) and ``path`` (a regular
+    expression of the whole route) applies to a request."""
+    if methods and method not in methods:
+        return False
+    if phases and phase is not None and phase not in phases:
+        return False
+    return re.fullmatch(path, route) is not None
 
 
 @dataclass
@@ -162,11 +170,7 @@ class Mutation:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(self, ex: Exchange) -> bool:
-        if self.methods and ex.method not in self.methods:
-            return False
-        if not _in_phase(self.phases, ex.phase):
-            return False
-        if not re.fullmatch(self.path, ex.route):
+        if not _selects(self.methods, self.phases, self.path, ex.method, ex.phase, ex.route):
             return False
         if self.apply(ex):
             with self._lock:
@@ -363,11 +367,10 @@ class IgnoreQuery:
         self._lock = threading.Lock()
 
     def rewrite_request(self, request: Request) -> tuple[str, ...]:
-        if request.method != "GET" or "?" not in request.path or not _in_phase(self.phases, request.phase):
+        if "?" not in request.path or not _selects(("GET",), self.phases, self.path, request.method, request.phase,
+                                                   request.route):
             return ()
         route, query = request.path.split("?", 1)
-        if not re.fullmatch(self.path, route):
-            return ()
         kept = [q for q in query.split("&") if q.split("=", 1)[0] in self.keep]
         if len(kept) == len(query.split("&")):
             return ()
@@ -398,9 +401,7 @@ class RewriteRequest:
         self._lock = threading.Lock()
 
     def rewrite_request(self, request: Request) -> tuple[str, ...]:
-        if self.methods and request.method not in self.methods:
-            return ()
-        if not _in_phase(self.phases, request.phase) or not re.fullmatch(self.path, request.route):
+        if not _selects(self.methods, self.phases, self.path, request.method, request.phase, request.route):
             return ()
         if (self.when is not None and not self.when(request)) or not self.rewrite(request):
             return ()
@@ -654,8 +655,8 @@ class MutatingProxy:
                 proxy.requests += 1
                 phase, test = proxy.phase, proxy.test
                 mutation = proxy.mutation
-                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                                  phase, test)
+                request_headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Request(self.command, self.path, dict(request_headers), body, phase, test)
                 rewrite = getattr(mutation, "rewrite_request", None)
                 rewritten_by = tuple(rewrite(request)) if rewrite is not None else ()
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -675,8 +676,8 @@ class MutatingProxy:
                     return
                 finally:
                     conn.close()
-                ex = Exchange(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                              status, out_headers, proxy.rewrite(data, out_headers), phase, test, rewritten_by)
+                ex = Exchange(self.command, self.path, request_headers, body, status, out_headers,
+                              proxy.rewrite(data, out_headers), phase, test, rewritten_by)
                 if mutation is not None:
                     mutation(ex)
                 if ex.status in (204, 304) or ex.status < 200:

@@ -11,8 +11,8 @@ of their own, under mutations that make the cloud *do* something else than
 its API says (a rule for another port, a disassociation never made, a
 server booted under another name) or say something else than it did (a
 flavor's vcpus, a server's address, a port's MAC, a keypair's public key),
-which only the guests and the packets can show. Each run is a subprocess (``python -m pytest conformance/...``)
-with ``OS_CLIENT_CONFIG_FILE`` pointing at a clouds.yaml whose clouds go
+which only the guests and the packets can show. Each run is a subprocess
+(``python -m pytest conformance/...``) with ``OS_CLIENT_CONFIG_FILE`` pointing at a clouds.yaml whose clouds go
 through the proxy, and the :mod:`proxy_phases` plugin telling the proxy
 each test's phase: mutations change only the responses to a test's own
 call, so what fails under one fails by its own assertion (``failed`` in
@@ -50,8 +50,8 @@ from pathlib import Path
 import pytest
 
 from mutating_proxy import (
-    CONTROL_PATH, Composite, MutatingProxy, RewriteRequest, change_status, drop_field, ignore_query, plain_text_error, upstream_of,
-    write_clouds_yaml,
+    CONTROL_PATH, Composite, MutatingProxy, RewriteRequest, change_status, drop_field, ignore_query, plain_text_error,
+    upstream_of, write_clouds_yaml,
 )
 from mutation_cases import BASELINE_PARTS, CASE_BY_NAME, GROUP_BY_NAME, GROUPS, Group
 from suite_runs import SuiteRun, _base, caught_by, check_group, coverage, run_suite, sweep_run
